@@ -1,0 +1,369 @@
+"""Retries and adaptive client-side rate limiting; the only module that imports tenacity.
+
+Theory of operation
+-------------------
+Every call makes its first attempt on the lean path: no tenacity objects, no rate limiter
+until the operation has been throttled once. Only a retryable failure enters the tenacity
+loop (imported then, so ``import aiosso`` stays light). What is retried is named:
+
+* throttling: HTTP 429 (any code) and ``TooManyRequestsException``;
+* transient: HTTP 500, 502, 503, 504, and :class:`~aiosso.exceptions.HTTPClientError`
+  (connection refused or reset, dropped connection, truncated body, timeouts).
+
+Nothing else is: other 4xx answers (a bad ``maxResults``, an expired token,
+``ForbiddenException``) are raised at once. Each retry sleeps with full jitter,
+``uniform(0, min(max_backoff, base * 2**(n-1)))``, with a long base for throttling (1 s)
+and a short one for transient errors (50 ms); a server's ``Retry-After`` (seconds or HTTP
+date) or ``x-amz-retry-after`` (milliseconds) raises that sleep, up to ``max_retry_after``.
+The loop stops at ``total_max_attempts`` or when the next sleep would pass ``total_timeout``.
+
+The adaptive limiter (mode ``"adaptive"``) is a per-client, per-operation pacing schedule
+(GCRA: each request takes the next free send slot, ``1/rate`` after the previous one), created
+at an operation's first throttle. Its rate follows the *admitted* rate of the service: on a
+throttle it drops to a little under the success rate measured over the last half second, at
+most once per rate epoch (throttles of requests sent under an older rate are ignored, so a
+burst of concurrent 429s does not collapse it), then climbs linearly by 5 % of that rate per
+second until the next throttle. Waiting for a slot is an ``asyncio.sleep``: it never blocks
+the loop, and a cancelled waiter takes nothing but its own slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from aiosso import _protocol
+from aiosso._operations import Operation
+from aiosso.config import RetryConfig
+from aiosso.exceptions import ClientError, HTTPClientError
+
+if TYPE_CHECKING:
+    import tenacity
+
+    from aiosso._transport import Transport
+
+__all__ = ["AdaptiveRateLimiter", "Retrier", "set_testing"]
+
+log = logging.getLogger("aiosso.retry")
+
+_RETRY_STATUS: Final = frozenset({429, 500, 502, 503, 504})
+_THROTTLE_CODES: Final = frozenset(
+    {
+        "TooManyRequestsException",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "SlowDown",
+        "RequestLimitExceeded",
+    }
+)
+
+_testing = False
+
+
+def set_testing(testing: bool) -> None:
+    """Turn backoff and rate-limit sleeps off (``True``) or back on, for test suites.
+
+    Attempts, classification and metadata are unchanged; only the waiting is skipped.
+    """
+    global _testing
+    _testing = testing
+
+
+def is_testing() -> bool:
+    """Whether :func:`set_testing` turned sleeps off."""
+    return _testing
+
+
+async def _sleep(seconds: float) -> None:
+    await asyncio.sleep(0 if _testing else seconds)
+
+
+def retry_after_seconds(headers: dict[str, str], now: float | None = None) -> float | None:
+    """The server's requested delay, from ``x-amz-retry-after`` (ms) or ``Retry-After``.
+
+    ``Retry-After`` may be delta-seconds or an HTTP date. Unparseable or negative values are
+    ignored (``None``).
+    """
+    raw = headers.get("x-amz-retry-after")
+    if raw is not None:
+        try:
+            millis = int(raw.strip())
+        except ValueError:
+            millis = -1
+        if millis >= 0:
+            return millis / 1000.0
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if raw.isdigit():
+        return float(raw)
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    delay = when.timestamp() - (time.time() if now is None else now)
+    return max(0.0, delay)
+
+
+class AdaptiveRateLimiter:
+    """Paces one operation's requests at a rate learned from the service's throttling."""
+
+    __slots__ = (
+        "_base_rate",
+        "_bucket_count",
+        "_bucket_start",
+        "_clock",
+        "_last_change",
+        "_measured",
+        "_next_free",
+        "enabled",
+        "epoch",
+    )
+
+    MIN_RATE: Final = 0.5
+    GROWTH_PER_SECOND: Final = 0.05
+    BACKOFF_FACTOR: Final = 0.95
+    BUCKET_SECONDS: Final = 0.5
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.enabled = False
+        self.epoch = 0
+        self._base_rate = 0.0
+        self._last_change = clock()
+        self._next_free = 0.0
+        self._bucket_start = clock()
+        self._bucket_count = 0
+        self._measured = 0.0
+
+    @property
+    def rate(self) -> float:
+        """The current allowed rate in requests per second (0 while disabled)."""
+        if not self.enabled:
+            return 0.0
+        elapsed = self._clock() - self._last_change
+        return self._base_rate * (1.0 + self.GROWTH_PER_SECOND * elapsed)
+
+    @property
+    def measured_rate(self) -> float:
+        """Successes per second over the last completed half-second bucket."""
+        return self._measured
+
+    def on_success(self) -> None:
+        """Count a successful response (cheap: one clock read)."""
+        now = self._clock()
+        span = now - self._bucket_start
+        if span >= self.BUCKET_SECONDS:
+            self._measured = self._bucket_count / span
+            self._bucket_start = now
+            self._bucket_count = 0
+        self._bucket_count += 1
+
+    def on_throttle(self, sent_epoch: int) -> None:
+        """Lower the rate after a throttle of a request sent under the current epoch."""
+        if self.enabled and sent_epoch != self.epoch:
+            return
+        now = self._clock()
+        span = now - self._bucket_start
+        measured = self._measured
+        if span >= self.BUCKET_SECONDS / 2 or measured == 0.0:
+            current = self._bucket_count / span if span > 0 else 0.0
+            measured = max(measured, current) if measured == 0.0 else (measured + current) / 2
+        candidates = [measured] if measured > 0 else []
+        if self.enabled:
+            candidates.append(self.rate)
+        new_rate = min(candidates) if candidates else 1.0
+        self._base_rate = max(self.MIN_RATE, new_rate * self.BACKOFF_FACTOR)
+        self._last_change = now
+        self.enabled = True
+        self.epoch += 1
+        log.debug("rate limiter: throttled, rate now %.2f req/s", self._base_rate)
+
+    async def acquire(self) -> int:
+        """Wait for this request's send slot; returns the epoch it was sent under."""
+        now = self._clock()
+        slot = max(now, self._next_free)
+        self._next_free = slot + 1.0 / max(self.rate, self.MIN_RATE)
+        epoch = self.epoch
+        if slot > now:
+            await _sleep(slot - now)
+        return epoch
+
+
+class _RetryableReply(Exception):
+    """Internal: a retryable error reply, carried through tenacity to the final raise."""
+
+    def __init__(self, response: dict[str, Any], throttle: bool, delay: float | None) -> None:
+        super().__init__(response["Error"]["Code"])
+        self.response = response
+        self.throttle = throttle
+        self.delay = delay
+
+
+def _classify(status: int, response: dict[str, Any]) -> tuple[bool, bool]:
+    """``(retryable, throttle)`` for a parsed error reply."""
+    code = response["Error"]["Code"]
+    throttle = status == 429 or code in _THROTTLE_CODES
+    return throttle or status in _RETRY_STATUS, throttle
+
+
+class Retrier:
+    """Runs one call's attempts: the lean first attempt, then tenacity if needed."""
+
+    __slots__ = ("_cfg", "_first_header", "_limiters")
+
+    def __init__(self, config: RetryConfig) -> None:
+        self._cfg = config
+        self._limiters: dict[str, AdaptiveRateLimiter] = {}
+        self._first_header = f"attempt=1; max={config.total_max_attempts}"
+
+    @property
+    def config(self) -> RetryConfig:
+        """The retry settings."""
+        return self._cfg
+
+    def limiter(self, op_name: str) -> AdaptiveRateLimiter | None:
+        """The operation's rate limiter, if adaptive mode created one."""
+        return self._limiters.get(op_name)
+
+    async def call(
+        self, op: Operation, transport: Transport, url: str, headers: dict[str, str]
+    ) -> dict[str, Any]:
+        """Send with retries; return the parsed result or raise the final error."""
+        limiter = self._limiters.get(op.name)
+        epoch = 0
+        if limiter is not None and limiter.enabled:
+            epoch = await limiter.acquire()
+        headers["amz-sdk-request"] = self._first_header
+        try:
+            status, reply_headers, body = await transport.send(op.method, url, headers)
+        except HTTPClientError as exc:
+            if self._cfg.total_max_attempts == 1:
+                raise
+            return await self._retry(op, transport, url, headers, exc)
+        if status < 300:
+            if limiter is not None:
+                limiter.on_success()
+            log.debug("%s: HTTP %d", op.api_name, status)
+            return _protocol.parse_success(op, status, reply_headers, body, 0)
+        response = _protocol.parse_error(op, status, reply_headers, body, 0)
+        retryable, throttle = _classify(status, response)
+        if not retryable:
+            raise _protocol.make_error(op, response)
+        if throttle:
+            self._on_throttle(op.name, epoch)
+        first = _RetryableReply(response, throttle, retry_after_seconds(reply_headers))
+        if self._cfg.total_max_attempts == 1:
+            raise self._final_error(op, first, 1)
+        return await self._retry(op, transport, url, headers, first)
+
+    def _on_throttle(self, op_name: str, epoch: int) -> None:
+        if self._cfg.mode != "adaptive":
+            return
+        limiter = self._limiters.get(op_name)
+        if limiter is None:
+            limiter = self._limiters[op_name] = AdaptiveRateLimiter()
+        limiter.on_throttle(epoch)
+
+    def _final_error(self, op: Operation, failure: _RetryableReply, attempts: int) -> ClientError:
+        md = failure.response["ResponseMetadata"]
+        md["RetryAttempts"] = attempts - 1
+        md["MaxAttemptsReached"] = True
+        return _protocol.make_error(op, failure.response)
+
+    def _wait(self, retry_state: tenacity.RetryCallState) -> float:
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        throttle = isinstance(exc, _RetryableReply) and exc.throttle
+        base = self._cfg.throttle_base if throttle else self._cfg.transient_base
+        ceiling = min(self._cfg.max_backoff, base * 2 ** (retry_state.attempt_number - 1))
+        delay = random.uniform(0, ceiling)
+        if isinstance(exc, _RetryableReply) and exc.delay is not None:
+            delay = max(delay, min(exc.delay, self._cfg.max_retry_after))
+        return delay
+
+    async def _retry(
+        self,
+        op: Operation,
+        transport: Transport,
+        url: str,
+        headers: dict[str, str],
+        first: BaseException,
+    ) -> dict[str, Any]:
+        import tenacity
+
+        cfg = self._cfg
+        stop: tenacity.stop.stop_base = tenacity.stop_after_attempt(cfg.total_max_attempts)
+        if cfg.total_timeout is not None:
+            stop = stop | tenacity.stop_before_delay(cfg.total_timeout)
+        retrying = tenacity.AsyncRetrying(
+            stop=stop,
+            wait=self._wait,
+            retry=tenacity.retry_if_exception_type((_RetryableReply, HTTPClientError)),
+            sleep=_sleep,
+            reraise=True,
+            before_sleep=_log_retry(op),
+        )
+        pending: BaseException | None = first
+        attempt = 0
+        try:
+            async for attempt_ctx in retrying:
+                with attempt_ctx:
+                    attempt = attempt_ctx.retry_state.attempt_number
+                    if pending is not None:  # attempt 1 already happened on the lean path
+                        exc, pending = pending, None
+                        raise exc
+                    return await self._attempt(op, transport, url, headers, attempt)
+        except _RetryableReply as failure:
+            raise self._final_error(op, failure, attempt) from None
+        raise AssertionError("unreachable: tenacity ended without an outcome")  # pragma: no cover
+
+    async def _attempt(
+        self,
+        op: Operation,
+        transport: Transport,
+        url: str,
+        headers: dict[str, str],
+        attempt: int,
+    ) -> dict[str, Any]:
+        limiter = self._limiters.get(op.name)
+        epoch = await limiter.acquire() if limiter is not None and limiter.enabled else 0
+        headers["amz-sdk-request"] = f"attempt={attempt}; max={self._cfg.total_max_attempts}"
+        status, reply_headers, body = await transport.send(op.method, url, headers)
+        if status < 300:
+            if limiter is not None:
+                limiter.on_success()
+            return _protocol.parse_success(op, status, reply_headers, body, attempt - 1)
+        response = _protocol.parse_error(op, status, reply_headers, body, attempt - 1)
+        retryable, throttle = _classify(status, response)
+        if not retryable:
+            raise _protocol.make_error(op, response)
+        if throttle:
+            self._on_throttle(op.name, epoch)
+        raise _RetryableReply(response, throttle, retry_after_seconds(reply_headers))
+
+
+def _log_retry(op: Operation) -> Callable[[tenacity.RetryCallState], None]:
+    def before_sleep(retry_state: tenacity.RetryCallState) -> None:
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        reason = exc.args[0] if isinstance(exc, _RetryableReply) else type(exc).__name__
+        log.debug(
+            "%s: attempt %d failed (%s); retrying in %.3f s",
+            op.api_name,
+            retry_state.attempt_number,
+            reason,
+            retry_state.upcoming_sleep,
+        )
+
+    return before_sleep

@@ -1,0 +1,346 @@
+"""``AsyncSSOClient``: the four portal operations as ordinary typed coroutine methods."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+import warnings
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, cast, overload
+
+import aiohttp
+import attrs
+
+from aiosso import _protocol, _retry
+from aiosso._endpoints import resolve
+from aiosso._operations import (
+    ENDPOINT_PREFIX,
+    GET_ROLE_CREDENTIALS,
+    LIST_ACCOUNT_ROLES,
+    LIST_ACCOUNTS,
+    LOGOUT,
+    OPERATIONS,
+    SERVICE_ID,
+    Operation,
+)
+from aiosso._transport import Transport
+from aiosso._version import VERSION
+from aiosso.config import ClientConfig
+from aiosso.exceptions import (
+    ClientClosedError,
+    ClientError,
+    InvalidRequestException,
+    NoRegionError,
+    OperationNotPageableError,
+    ResourceNotFoundException,
+    TooManyRequestsException,
+    UnauthorizedException,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Self, Unpack
+
+    from aiosso.paginate import ListAccountRolesPaginator, ListAccountsPaginator
+    from aiosso.type_defs import (
+        GetRoleCredentialsRequestTypeDef,
+        GetRoleCredentialsResponseTypeDef,
+        ListAccountRolesRequestTypeDef,
+        ListAccountRolesResponseTypeDef,
+        ListAccountsRequestTypeDef,
+        ListAccountsResponseTypeDef,
+        LogoutRequestTypeDef,
+        LogoutResponseTypeDef,
+    )
+
+__all__ = ["AsyncSSOClient", "ClientMeta", "SSOExceptions"]
+
+log = logging.getLogger("aiosso")
+
+_ClientError = ClientError
+_TOKEN_HEADER: Final = "x-amz-sso_bearer_token"
+
+
+class SSOExceptions:
+    """``client.exceptions``: the ClientError family, as botocore's ``SSOExceptions``."""
+
+    ClientError = ClientError
+    InvalidRequestException = InvalidRequestException
+    ResourceNotFoundException = ResourceNotFoundException
+    TooManyRequestsException = TooManyRequestsException
+    UnauthorizedException = UnauthorizedException
+
+    def from_code(self, code: str) -> type[_ClientError]:
+        """The modeled class for an exact wire error code, else :class:`ClientError`."""
+        return _protocol.error_class(code)
+
+
+_EXCEPTIONS: Final = SSOExceptions()
+
+
+@attrs.frozen
+class ClientMeta:
+    """``client.meta``: what the client resolved at construction."""
+
+    region_name: str | None
+    endpoint_url: str
+    config: ClientConfig
+    partition: str
+    service_id: str = SERVICE_ID
+    method_to_api_mapping: dict[str, str] = attrs.field(
+        factory=lambda: {name: op.api_name for name, op in sorted(OPERATIONS.items())}
+    )
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value else None
+
+
+class AsyncSSOClient:
+    """An asyncio client for the IAM Identity Center portal API, a drop-in for
+    aiobotocore's ``sso`` client.
+
+    Construction does no I/O and needs no running loop. The ``aiohttp`` session is created on
+    first use inside the running loop, or ``session=`` is used as given and never closed.
+    Use ``async with`` (or ``await close()``) to release what the client owns.
+
+    Args:
+        region_name: the IAM Identity Center region; falls back to ``AWS_REGION`` then
+            ``AWS_DEFAULT_REGION``.
+        endpoint_url: a base URL used verbatim; falls back to ``AWS_ENDPOINT_URL_SSO`` then
+            ``AWS_ENDPOINT_URL`` (unless ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true``).
+        session: an ``aiohttp.ClientSession`` to borrow.
+        config: a :class:`~aiosso.ClientConfig`.
+
+    Raises:
+        NoRegionError: neither a region nor an endpoint URL was found.
+        InvalidRegionError: the region cannot be part of a host name.
+        InvalidEndpointError: the endpoint URL is unusable, or plain http off loopback.
+    """
+
+    exceptions: Final = _EXCEPTIONS
+    waiter_names: Final[list[str]] = []
+
+    def __init__(
+        self,
+        region_name: str | None = None,
+        *,
+        endpoint_url: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+        config: ClientConfig | None = None,
+    ) -> None:
+        config = ClientConfig() if config is None else config
+        region = region_name or _env("AWS_REGION") or _env("AWS_DEFAULT_REGION")
+        if endpoint_url is None and (
+            _env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") or ""
+        ).lower() != "true":
+            endpoint_url = _env("AWS_ENDPOINT_URL_SSO") or _env("AWS_ENDPOINT_URL")
+        if region is None and endpoint_url is None:
+            raise NoRegionError()
+        resolved = resolve(
+            prefix=ENDPOINT_PREFIX,
+            region=region,
+            endpoint_url=endpoint_url,
+            use_fips=config.resolved_fips(),
+            use_dualstack=config.resolved_dualstack(),
+            allow_http=config.allow_http,
+        )
+        self.meta: Final = ClientMeta(
+            region_name=region,
+            endpoint_url=resolved.url,
+            config=config,
+            partition=resolved.partition,
+        )
+        self._transport = Transport(
+            session=session,
+            connect_timeout=config.connect_timeout,
+            read_timeout=config.read_timeout,
+            max_pool_connections=config.max_pool_connections,
+        )
+        self._validate = config.parameter_validation
+        base = resolved.url.rstrip("/")
+        self._urls: dict[str, str] = {name: base + op.path for name, op in OPERATIONS.items()}
+        self._static_headers: dict[str, str] = {
+            "User-Agent": _protocol.user_agent(
+                version=VERSION,
+                retry_mode=config.retries.mode,
+                appid=config.resolved_appid(),
+                extra=config.user_agent_extra,
+            ),
+            "Accept-Encoding": "identity",
+        }
+        self._retrier = _retry.Retrier(config.retries)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._transport.closed else "open"
+        return (
+            f"<AsyncSSOClient region_name={self.meta.region_name!r} "
+            f"endpoint_url={self.meta.endpoint_url!r} {state}>"
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> Self:
+        if self._transport.closed:
+            self._raise_closed()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Release the connections this client owns; idempotent. A borrowed session stays open."""
+        await self._transport.close()
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        transport = getattr(self, "_transport", None)
+        if transport is not None and transport.owns_open_session:
+            _warn(
+                f"Unclosed {self!r}: use 'async with' or 'await client.close()'",
+                ResourceWarning,
+                source=self,
+                stacklevel=1,
+            )
+
+    @staticmethod
+    def _raise_closed() -> NoReturn:
+        raise ClientClosedError(message="This client has been closed; create a new one.")
+
+    # ------------------------------------------------------------------ operations
+
+    async def get_role_credentials(
+        self, **kwargs: Unpack[GetRoleCredentialsRequestTypeDef]
+    ) -> GetRoleCredentialsResponseTypeDef:
+        """Short-term AWS credentials for a role the token's user may assume.
+
+        Keyword Args:
+            roleName: the role (permission set) name.
+            accountId: the 12-digit account id.
+            accessToken: the SSO access token (sent only in the ``x-amz-sso_bearer_token``
+                header; never logged).
+
+        Returns:
+            ``{"ResponseMetadata": ..., "roleCredentials": {"accessKeyId", "secretAccessKey",
+            "sessionToken", "expiration"}}`` with ``expiration`` in epoch milliseconds.
+
+        Raises:
+            ParamValidationError: before any I/O, with botocore's report.
+            UnauthorizedException, InvalidRequestException, ResourceNotFoundException,
+            TooManyRequestsException, ClientError: the service's answer (``ForbiddenException``
+            "No access" arrives as a plain ``ClientError``).
+            HTTPClientError: the exchange failed after all retries.
+        """
+        return cast("GetRoleCredentialsResponseTypeDef", await self._call(GET_ROLE_CREDENTIALS, kwargs))
+
+    async def list_account_roles(
+        self, **kwargs: Unpack[ListAccountRolesRequestTypeDef]
+    ) -> ListAccountRolesResponseTypeDef:
+        """One page of the roles the token's user may assume in an account.
+
+        Keyword Args:
+            accessToken: the SSO access token.
+            accountId: the account.
+            nextToken: the token of the page to fetch (from the previous page).
+            maxResults: page size, 1..100 (refused client-side outside that range).
+
+        Returns:
+            ``{"ResponseMetadata", "roleList": [{"roleName", "accountId"}], "nextToken"?}``.
+
+        Raises:
+            As :meth:`get_role_credentials`.
+        """
+        return cast("ListAccountRolesResponseTypeDef", await self._call(LIST_ACCOUNT_ROLES, kwargs))
+
+    async def list_accounts(
+        self, **kwargs: Unpack[ListAccountsRequestTypeDef]
+    ) -> ListAccountsResponseTypeDef:
+        """One page of the accounts the token's user may access.
+
+        Keyword Args:
+            accessToken: the SSO access token.
+            nextToken: the token of the page to fetch (from the previous page).
+            maxResults: page size, 1..100 (refused client-side outside that range).
+
+        Returns:
+            ``{"ResponseMetadata", "accountList": [{"accountId", "accountName",
+            "emailAddress"}], "nextToken"?}``.
+
+        Raises:
+            As :meth:`get_role_credentials`.
+        """
+        return cast("ListAccountsResponseTypeDef", await self._call(LIST_ACCOUNTS, kwargs))
+
+    async def logout(self, **kwargs: Unpack[LogoutRequestTypeDef]) -> LogoutResponseTypeDef:
+        """End the portal session of an access token (the token stops working).
+
+        Keyword Args:
+            accessToken: the SSO access token.
+
+        Returns:
+            ``{"ResponseMetadata": ...}`` only.
+
+        Raises:
+            As :meth:`get_role_credentials` (there is no ``ResourceNotFoundException``).
+        """
+        return cast("LogoutResponseTypeDef", await self._call(LOGOUT, kwargs))
+
+    async def _call(self, op: Operation, params: Mapping[str, Any]) -> dict[str, Any]:
+        if self._transport.closed:
+            self._raise_closed()
+        if self._validate:
+            _protocol.validate(op, params)
+        _protocol.check_header_values(op, params)
+        url = self._urls[op.name] + _protocol.build_query(op, params)
+        headers = dict(self._static_headers)
+        token = params.get("accessToken")
+        if token is not None:
+            headers[_TOKEN_HEADER] = token
+        headers["amz-sdk-invocation-id"] = str(uuid.uuid4())
+        return await self._retrier.call(op, self._transport, url, headers)
+
+    # ------------------------------------------------------------------ paginators & co
+
+    def can_paginate(self, operation_name: str) -> bool:
+        """True for ``list_accounts`` and ``list_account_roles``; False for anything else."""
+        op = OPERATIONS.get(operation_name)
+        return op is not None and op.pagination is not None
+
+    @overload
+    def get_paginator(self, operation_name: Literal["list_accounts"]) -> ListAccountsPaginator: ...
+
+    @overload
+    def get_paginator(
+        self, operation_name: Literal["list_account_roles"]
+    ) -> ListAccountRolesPaginator: ...
+
+    def get_paginator(
+        self, operation_name: str
+    ) -> ListAccountsPaginator | ListAccountRolesPaginator:
+        """A paginator for ``list_accounts`` or ``list_account_roles``.
+
+        Raises:
+            OperationNotPageableError: for any other name.
+        """
+        from aiosso import paginate
+
+        if operation_name == "list_accounts":
+            return paginate.ListAccountsPaginator(self)
+        if operation_name == "list_account_roles":
+            return paginate.ListAccountRolesPaginator(self)
+        raise OperationNotPageableError(operation_name=operation_name)
+
+    def get_waiter(self, waiter_name: str) -> NoReturn:
+        """The SSO service has no waiters.
+
+        Raises:
+            ValueError: always, with botocore's message.
+        """
+        raise ValueError(f"Waiter does not exist: {waiter_name}")
+
