@@ -30,15 +30,17 @@ the loop, and a cancelled waiter takes nothing but its own slot.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from aiosso import _protocol
-from aiosso._operations import Operation
+from aiosso._operations import OPERATIONS, Operation
 from aiosso.config import RetryConfig
 from aiosso.exceptions import ClientError, HTTPClientError
 
@@ -116,35 +118,42 @@ def retry_after_seconds(headers: dict[str, str], now: float | None = None) -> fl
 
 
 class AdaptiveRateLimiter:
-    """Paces one operation's requests at a rate learned from the service's throttling."""
+    """Paces one operation's requests at a rate learned from the service's throttling.
+
+    Disabled (free) until the first throttle; successes are counted before that so the first
+    estimate has data. See the module docstring for the control law.
+    """
 
     __slots__ = (
         "_base_rate",
-        "_bucket_count",
-        "_bucket_start",
         "_clock",
         "_last_change",
-        "_measured",
         "_next_free",
+        "_queue",
+        "_slow_start",
+        "_successes",
+        "_w_max",
         "enabled",
         "epoch",
     )
 
     MIN_RATE: Final = 0.5
-    GROWTH_PER_SECOND: Final = 0.05
+    WINDOW: Final = 1.0
+    SLOW_START_DOUBLING: Final = 0.25
+    CUBIC_SCALE: Final = 0.4
     BACKOFF_FACTOR: Final = 0.95
-    BUCKET_SECONDS: Final = 0.5
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self.enabled = False
         self.epoch = 0
         self._base_rate = 0.0
+        self._w_max = 0.0
+        self._slow_start = True
         self._last_change = clock()
         self._next_free = 0.0
-        self._bucket_start = clock()
-        self._bucket_count = 0
-        self._measured = 0.0
+        self._queue = asyncio.Lock()
+        self._successes: deque[float] = deque()
 
     @property
     def rate(self) -> float:
@@ -152,52 +161,71 @@ class AdaptiveRateLimiter:
         if not self.enabled:
             return 0.0
         elapsed = self._clock() - self._last_change
-        return self._base_rate * (1.0 + self.GROWTH_PER_SECOND * elapsed)
+        if self._slow_start:
+            return float(self._base_rate * 2.0 ** (elapsed / self.SLOW_START_DOUBLING))
+        # CUBIC: back quickly towards the rate that was throttled, flat near it, then probe.
+        k = float(((self._w_max - self._base_rate) / self.CUBIC_SCALE) ** (1.0 / 3.0))
+        return max(self._base_rate, self._w_max + self.CUBIC_SCALE * (elapsed - k) ** 3)
 
-    @property
-    def measured_rate(self) -> float:
-        """Successes per second over the last completed half-second bucket."""
-        return self._measured
+    def measured_rate(self, window: float | None = None) -> float:
+        """Successes per second over the last ``window`` seconds (default 1 s)."""
+        window = self.WINDOW if window is None else window
+        cutoff = self._clock() - window
+        return sum(1 for t in self._successes if t > cutoff) / window
 
     def on_success(self) -> None:
-        """Count a successful response (cheap: one clock read)."""
+        """Count a successful response (one clock read and a deque append)."""
         now = self._clock()
-        span = now - self._bucket_start
-        if span >= self.BUCKET_SECONDS:
-            self._measured = self._bucket_count / span
-            self._bucket_start = now
-            self._bucket_count = 0
-        self._bucket_count += 1
+        successes = self._successes
+        successes.append(now)
+        cutoff = now - self.WINDOW
+        while successes[0] < cutoff:
+            successes.popleft()
 
     def on_throttle(self, sent_epoch: int) -> None:
         """Lower the rate after a throttle of a request sent under the current epoch."""
         if self.enabled and sent_epoch != self.epoch:
             return
         now = self._clock()
-        span = now - self._bucket_start
-        measured = self._measured
-        if span >= self.BUCKET_SECONDS / 2 or measured == 0.0:
-            current = self._bucket_count / span if span > 0 else 0.0
-            measured = max(measured, current) if measured == 0.0 else (measured + current) / 2
-        candidates = [measured] if measured > 0 else []
-        if self.enabled:
-            candidates.append(self.rate)
-        new_rate = min(candidates) if candidates else 1.0
-        self._base_rate = max(self.MIN_RATE, new_rate * self.BACKOFF_FACTOR)
+        if not self.enabled:
+            # What the service admitted over the last second is all we know; start there
+            # and double until the next throttle (slow start).
+            self._base_rate = max(self.MIN_RATE, self.measured_rate())
+            self._slow_start = True
+        else:
+            # While we were over-sending, successes arrived at the service's admitted rate.
+            admitted = self.measured_rate(self.WINDOW / 2)
+            current = self.rate
+            if self._slow_start and current <= admitted:
+                # Not over-sending: the service's bucket was momentarily empty (e.g. right
+                # after its burst allowance was spent). Keep probing upwards.
+                return
+            new_rate = min(current, admitted) if admitted > 0 else current / 2
+            self._base_rate = max(self.MIN_RATE, new_rate * self.BACKOFF_FACTOR)
+            self._w_max = max(current, self._base_rate)
+            self._slow_start = False
         self._last_change = now
         self.enabled = True
         self.epoch += 1
+        # The next request waits one interval at the new rate.
+        self._next_free = now + 1.0 / max(self._base_rate, self.MIN_RATE)
         log.debug("rate limiter: throttled, rate now %.2f req/s", self._base_rate)
 
     async def acquire(self) -> int:
-        """Wait for this request's send slot; returns the epoch it was sent under."""
-        now = self._clock()
-        slot = max(now, self._next_free)
-        self._next_free = slot + 1.0 / max(self.rate, self.MIN_RATE)
-        epoch = self.epoch
-        if slot > now:
-            await _sleep(slot - now)
-        return epoch
+        """Wait for this request's send slot; returns the epoch it was sent under.
+
+        Waiters queue in arrival order; only the head waits on the clock, and the spacing to
+        the next request is fixed when a request is released, at the rate current then.
+        """
+        async with self._queue:
+            while True:
+                now = self._clock()
+                delay = self._next_free - now
+                if delay <= 0 or _testing:
+                    break
+                await asyncio.sleep(delay)
+            self._next_free = max(now, self._next_free) + 1.0 / max(self.rate, self.MIN_RATE)
+            return self.epoch
 
 
 class _RetryableReply(Exception):
@@ -220,11 +248,16 @@ def _classify(status: int, response: dict[str, Any]) -> tuple[bool, bool]:
 class Retrier:
     """Runs one call's attempts: the lean first attempt, then tenacity if needed."""
 
-    __slots__ = ("_cfg", "_first_header", "_limiters")
+    __slots__ = ("_cfg", "_first_header", "_in_flight", "_limiters")
 
-    def __init__(self, config: RetryConfig) -> None:
+    def __init__(self, config: RetryConfig, max_in_flight: int) -> None:
         self._cfg = config
+        # Requests wait here, not in the connection pool, so the rate limiter is consulted
+        # right before each request really goes out.
+        self._in_flight = asyncio.Semaphore(max_in_flight)
         self._limiters: dict[str, AdaptiveRateLimiter] = {}
+        if config.mode == "adaptive":
+            self._limiters = {name: AdaptiveRateLimiter() for name in OPERATIONS}
         self._first_header = f"attempt=1; max={config.total_max_attempts}"
 
     @property
@@ -242,11 +275,12 @@ class Retrier:
         """Send with retries; return the parsed result or raise the final error."""
         limiter = self._limiters.get(op.name)
         epoch = 0
-        if limiter is not None and limiter.enabled:
-            epoch = await limiter.acquire()
         headers["amz-sdk-request"] = self._first_header
         try:
-            status, reply_headers, body = await transport.send(op.method, url, headers)
+            async with self._in_flight:
+                if limiter is not None and limiter.enabled:
+                    epoch = await limiter.acquire()
+                status, reply_headers, body = await transport.send(op.method, url, headers)
         except HTTPClientError as exc:
             if self._cfg.total_max_attempts == 1:
                 raise
@@ -270,10 +304,7 @@ class Retrier:
     def _on_throttle(self, op_name: str, epoch: int) -> None:
         if self._cfg.mode != "adaptive":
             return
-        limiter = self._limiters.get(op_name)
-        if limiter is None:
-            limiter = self._limiters[op_name] = AdaptiveRateLimiter()
-        limiter.on_throttle(epoch)
+        self._limiters[op_name].on_throttle(epoch)
 
     def _final_error(self, op: Operation, failure: _RetryableReply, attempts: int) -> ClientError:
         md = failure.response["ResponseMetadata"]
@@ -281,11 +312,15 @@ class Retrier:
         md["MaxAttemptsReached"] = True
         return _protocol.make_error(op, failure.response)
 
-    def _wait(self, retry_state: tenacity.RetryCallState) -> float:
+    def _wait(self, op_name: str, retry_state: tenacity.RetryCallState) -> float:
         outcome = retry_state.outcome
         exc = outcome.exception() if outcome is not None else None
         throttle = isinstance(exc, _RetryableReply) and exc.throttle
-        base = self._cfg.throttle_base if throttle else self._cfg.transient_base
+        limiter = self._limiters.get(op_name)
+        # Once the limiter paces this operation, its queue is the throttling backoff; a long
+        # sleep on top would only leave the service's allowed rate unused.
+        paced = limiter is not None and limiter.enabled
+        base = self._cfg.throttle_base if throttle and not paced else self._cfg.transient_base
         ceiling = min(self._cfg.max_backoff, base * 2 ** (retry_state.attempt_number - 1))
         delay = random.uniform(0, ceiling)
         if isinstance(exc, _RetryableReply) and exc.delay is not None:
@@ -308,7 +343,7 @@ class Retrier:
             stop = stop | tenacity.stop_before_delay(cfg.total_timeout)
         retrying = tenacity.AsyncRetrying(
             stop=stop,
-            wait=self._wait,
+            wait=functools.partial(self._wait, op.name),
             retry=tenacity.retry_if_exception_type((_RetryableReply, HTTPClientError)),
             sleep=_sleep,
             reraise=True,
@@ -337,9 +372,12 @@ class Retrier:
         attempt: int,
     ) -> dict[str, Any]:
         limiter = self._limiters.get(op.name)
-        epoch = await limiter.acquire() if limiter is not None and limiter.enabled else 0
+        epoch = 0
         headers["amz-sdk-request"] = f"attempt={attempt}; max={self._cfg.total_max_attempts}"
-        status, reply_headers, body = await transport.send(op.method, url, headers)
+        async with self._in_flight:
+            if limiter is not None and limiter.enabled:
+                epoch = await limiter.acquire()
+            status, reply_headers, body = await transport.send(op.method, url, headers)
         if status < 300:
             if limiter is not None:
                 limiter.on_success()

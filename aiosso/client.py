@@ -133,9 +133,10 @@ class AsyncSSOClient:
     ) -> None:
         config = ClientConfig() if config is None else config
         region = region_name or _env("AWS_REGION") or _env("AWS_DEFAULT_REGION")
-        if endpoint_url is None and (
-            _env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") or ""
-        ).lower() != "true":
+        if (
+            endpoint_url is None
+            and (_env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") or "").lower() != "true"
+        ):
             endpoint_url = _env("AWS_ENDPOINT_URL_SSO") or _env("AWS_ENDPOINT_URL")
         if region is None and endpoint_url is None:
             raise NoRegionError()
@@ -171,7 +172,7 @@ class AsyncSSOClient:
             ),
             "Accept-Encoding": "identity",
         }
-        self._retrier = _retry.Retrier(config.retries)
+        self._retrier = _retry.Retrier(config.retries, config.max_pool_connections)
 
     def __repr__(self) -> str:
         state = "closed" if self._transport.closed else "open"
@@ -237,7 +238,9 @@ class AsyncSSOClient:
             "No access" arrives as a plain ``ClientError``).
             HTTPClientError: the exchange failed after all retries.
         """
-        return cast("GetRoleCredentialsResponseTypeDef", await self._call(GET_ROLE_CREDENTIALS, kwargs))
+        return cast(
+            "GetRoleCredentialsResponseTypeDef", await self._call(GET_ROLE_CREDENTIALS, kwargs)
+        )
 
     async def list_account_roles(
         self, **kwargs: Unpack[ListAccountRolesRequestTypeDef]
@@ -343,4 +346,3 @@ class AsyncSSOClient:
             ValueError: always, with botocore's message.
         """
         raise ValueError(f"Waiter does not exist: {waiter_name}")
-

@@ -92,8 +92,10 @@ class RetryConfig:
             kwargs["total_max_attempts"] = retries["total_max_attempts"]
         elif "max_attempts" in retries:
             retries_count = retries["max_attempts"]
-            if isinstance(retries_count, bool) or not isinstance(retries_count, int) or (
-                retries_count < 0
+            if (
+                isinstance(retries_count, bool)
+                or not isinstance(retries_count, int)
+                or (retries_count < 0)
             ):
                 raise ValueError(
                     f'Value provided to "max_attempts": {retries_count!r} must be an integer '
@@ -154,7 +156,7 @@ class ClientConfig:
 
     connect_timeout: float = attrs.field(default=60.0, validator=_positive)
     read_timeout: float = attrs.field(default=60.0, validator=_positive)
-    max_pool_connections: int = attrs.field(default=100, validator=_positive)
+    max_pool_connections: int = attrs.field(default=10, validator=_positive)
     use_fips_endpoint: bool | None = None
     use_dualstack_endpoint: bool | None = None
     user_agent_appid: str | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(autouse=True)
 def _isolate_aws_environment(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
+) -> Path:
     """No test sees the developer's AWS variables or files: HOME points at a fresh folder."""
     for name in list(os.environ):
         if name.startswith("AWS_"):
@@ -37,4 +36,4 @@ def _isolate_aws_environment(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / ".aws" / "credentials"))
     # botocore must never reach for instance metadata from a test.
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    yield home
+    return home

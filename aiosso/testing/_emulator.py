@@ -163,7 +163,14 @@ class PortalEmulator:
             raise RuntimeError("a PortalEmulator can be started only once")
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.25)
+        runner = web.AppRunner(
+            app,
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=0.25,
+            # A handler whose client went away (e.g. cancelled) stops too, so no task lingers.
+            handler_cancellation=True,
+        )
         await runner.setup()
         try:
             site = web.TCPSite(runner, self.host, self._port)

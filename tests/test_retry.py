@@ -1,0 +1,529 @@
+"""Retries and adaptive rate limiting, against the emulator's faults and rate limit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+import aiosso
+import aiosso.testing
+from aiosso import _retry
+from aiosso.config import RetryConfig
+from aiosso.testing import PortalEmulator, RateLimit
+
+
+@pytest.fixture
+def no_sleep() -> Any:
+    """Backoff and rate-limit sleeps off for the test."""
+    aiosso.set_testing(True)
+    yield
+    aiosso.set_testing(False)
+
+
+def _client(emu: PortalEmulator, **retries: Any) -> aiosso.AsyncSSOClient:
+    config = aiosso.ClientConfig(retries=RetryConfig(**retries)) if retries else None
+    return aiosso.AsyncSSOClient("us-east-1", endpoint_url=emu.url, config=config)
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (429, "TooManyRequestsException"),
+        (429, None),
+        (500, None),
+        (502, None),
+        (503, None),
+        (504, None),
+        (500, "InternalServerError"),
+    ],
+)
+async def test_retryable_replies_are_retried(no_sleep: None, status: int, code: str | None) -> None:
+    """Throttling, bare 429s and 500/502/503/504 are retried until a success."""
+    async with PortalEmulator(accounts=2) as emu, _client(emu) as client:
+        emu.fail_next("ListAccounts", 2, status=status, code=code)
+        page = await client.list_accounts(accessToken=emu.token)
+        assert len(page["accountList"]) == 2
+        assert page["ResponseMetadata"]["RetryAttempts"] == 2
+        assert emu.stats.requests["ListAccounts"] == 3
+
+
+@pytest.mark.parametrize("kind", ["drop", "truncated_body"])
+async def test_broken_connections_are_retried(no_sleep: None, kind: Any) -> None:
+    """A dropped connection or a truncated body is retried, not surfaced."""
+    async with PortalEmulator(accounts=2) as emu, _client(emu) as client:
+        emu.fail_next("GetRoleCredentials", 2, kind=kind)
+        account = emu.organisation.accounts[0]
+        reply = await client.get_role_credentials(
+            accessToken=emu.token, accountId=account.account_id, roleName=account.roles[0]
+        )
+        assert reply["roleCredentials"]["accessKeyId"]
+        assert emu.stats.requests["GetRoleCredentials"] == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "cls"),
+    [
+        (400, "InvalidRequestException", aiosso.InvalidRequestException),
+        (401, "UnauthorizedException", aiosso.UnauthorizedException),
+        (403, "ForbiddenException", aiosso.ClientError),
+        (404, "ResourceNotFoundException", aiosso.ResourceNotFoundException),
+        (409, None, aiosso.ClientError),
+    ],
+)
+async def test_other_client_errors_are_raised_at_once(
+    no_sleep: None, status: int, code: str | None, cls: type[Exception]
+) -> None:
+    """Other 4xx replies are never retried: one request, raised as is."""
+    async with PortalEmulator() as emu, _client(emu) as client:
+        emu.fail_next("ListAccounts", 5, status=status, code=code)
+        with pytest.raises(cls) as info:
+            await client.list_accounts(accessToken=emu.token)
+        assert emu.stats.requests["ListAccounts"] == 1
+        assert info.value.response["ResponseMetadata"]["RetryAttempts"] == 0  # type: ignore[attr-defined]
+        assert "MaxAttemptsReached" not in info.value.response["ResponseMetadata"]  # type: ignore[attr-defined]
+
+
+async def test_expired_token_is_not_retried(no_sleep: None) -> None:
+    """An expired token is an UnauthorizedException after exactly one request."""
+    async with PortalEmulator() as emu, _client(emu) as client:
+        token = emu.issue_token(expires_in=-1)
+        with pytest.raises(aiosso.UnauthorizedException):
+            await client.list_accounts(accessToken=token)
+        assert emu.stats.total == 1
+
+
+async def test_exhausted_throttling_raises_modeled_error_with_metadata(no_sleep: None) -> None:
+    """When attempts run out the modeled error carries botocore's retry metadata and message."""
+    async with PortalEmulator() as emu, _client(emu, total_max_attempts=3) as client:
+        emu.fail_next(
+            "ListAccounts", 10, status=429, code="TooManyRequestsException", message="Slow"
+        )
+        with pytest.raises(aiosso.TooManyRequestsException) as info:
+            await client.list_accounts(accessToken=emu.token)
+        md = info.value.response["ResponseMetadata"]
+        assert md["RetryAttempts"] == 2
+        assert md["MaxAttemptsReached"] is True
+        assert str(info.value) == (
+            "An error occurred (TooManyRequestsException) when calling the ListAccounts "
+            "operation (reached max retries: 2): Slow"
+        )
+        assert emu.stats.requests["ListAccounts"] == 3
+
+
+async def test_botocore_dict_form_counts_retries(no_sleep: None) -> None:
+    """``retries={"max_attempts": N}`` means N retries (N + 1 attempts), as in botocore."""
+    async with PortalEmulator() as emu:
+        config = aiosso.ClientConfig(retries={"mode": "standard", "max_attempts": 1})
+        async with aiosso.AsyncSSOClient(endpoint_url=emu.url, config=config) as client:
+            emu.fail_next("ListAccounts", 10, status=503)
+            with pytest.raises(aiosso.ClientError) as info:
+                await client.list_accounts(accessToken=emu.token)
+            assert info.value.response["Error"]["Code"] == "503"
+            assert emu.stats.requests["ListAccounts"] == 2
+
+
+async def test_exhausted_transport_failures_raise_the_transport_error(no_sleep: None) -> None:
+    """A connection that always drops ends in ConnectionClosedError after every attempt."""
+    async with PortalEmulator() as emu, _client(emu, total_max_attempts=4) as client:
+        emu.fail_next("ListAccounts", 10, kind="drop")
+        with pytest.raises(aiosso.ConnectionClosedError):
+            await client.list_accounts(accessToken=emu.token)
+        # aiohttp itself resends an idempotent request once when the connection drops, so
+        # each of our 4 attempts is one or two exchanges.
+        assert 4 <= emu.stats.requests["ListAccounts"] <= 8
+
+
+async def test_single_attempt_configuration_marks_max_attempts(no_sleep: None) -> None:
+    """With one attempt a throttle is raised at once with MaxAttemptsReached."""
+    async with PortalEmulator() as emu, _client(emu, total_max_attempts=1) as client:
+        emu.fail_next("Logout", 1, status=429, code="TooManyRequestsException")
+        with pytest.raises(aiosso.TooManyRequestsException) as info:
+            await client.logout(accessToken=emu.token)
+        assert info.value.response["ResponseMetadata"]["MaxAttemptsReached"] is True
+        assert info.value.response["ResponseMetadata"]["RetryAttempts"] == 0
+
+
+# --------------------------------------------------------------------------- headers
+
+
+@pytest.fixture
+async def scripted_server() -> AsyncIterator[tuple[str, list[dict[str, str]], list[int]]]:
+    """A server answering 503 to the first requests and 200 after, recording headers."""
+    seen: list[dict[str, str]] = []
+    failures = [2]
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(dict(request.headers))
+        if failures[0] > 0:
+            failures[0] -= 1
+            return web.Response(status=503, body=b"")
+        return web.json_response({"accountList": []})
+
+    app = web.Application()
+    app.router.add_get("/assignment/accounts", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}", seen, failures
+    finally:
+        await runner.cleanup()
+
+
+async def test_attempt_headers(no_sleep: None, scripted_server: Any) -> None:
+    """Every attempt carries the call's one invocation id and its attempt number and max."""
+    url, seen, _ = scripted_server
+    config = aiosso.ClientConfig(retries={"total_max_attempts": 5})
+    async with aiosso.AsyncSSOClient(endpoint_url=url, config=config) as client:
+        page = await client.list_accounts(accessToken="tok")
+    assert page["ResponseMetadata"]["RetryAttempts"] == 2
+    assert [h["amz-sdk-request"] for h in seen] == [
+        "attempt=1; max=5",
+        "attempt=2; max=5",
+        "attempt=3; max=5",
+    ]
+    assert len({h["amz-sdk-invocation-id"] for h in seen}) == 1
+
+
+# --------------------------------------------------------------------------- timing
+
+
+async def test_amz_retry_after_is_honoured() -> None:
+    """``x-amz-retry-after`` (ms) sets the least backoff before the next attempt."""
+    async with PortalEmulator() as emu, _client(emu, throttle_base=0, transient_base=0) as client:
+        emu.fail_next(
+            "ListAccounts", 1, status=429, code="TooManyRequestsException", retry_after=0.3
+        )
+        start = time.monotonic()
+        await client.list_accounts(accessToken=emu.token)
+        assert time.monotonic() - start >= 0.3
+
+
+async def test_retry_after_is_bounded() -> None:
+    """A huge Retry-After is capped at ``max_retry_after``."""
+    async with (
+        PortalEmulator() as emu,
+        _client(emu, throttle_base=0, transient_base=0, max_retry_after=0.2) as client,
+    ):
+        emu.fail_next("ListAccounts", 1, status=503, retry_after=3600)
+        start = time.monotonic()
+        await client.list_accounts(accessToken=emu.token)
+        elapsed = time.monotonic() - start
+        assert 0.2 <= elapsed < 2
+
+
+def test_retry_after_header_forms() -> None:
+    """Retry-After as seconds or HTTP date, x-amz-retry-after in ms; junk is ignored."""
+    now = time.time()
+    when = datetime.fromtimestamp(now, timezone.utc) + timedelta(seconds=30)
+    assert _retry.retry_after_seconds({"retry-after": "7"}) == 7.0
+    assert _retry.retry_after_seconds({"x-amz-retry-after": "1500"}) == 1.5
+    assert _retry.retry_after_seconds(
+        {"x-amz-retry-after": "250", "retry-after": "9"}
+    ) == pytest.approx(0.25)
+    date_delay = _retry.retry_after_seconds({"retry-after": format_datetime(when)}, now=now)
+    assert date_delay == pytest.approx(30, abs=1)
+    assert _retry.retry_after_seconds({"retry-after": "soon"}) is None
+    assert _retry.retry_after_seconds({"x-amz-retry-after": "-5"}) is None
+    assert _retry.retry_after_seconds({}) is None
+
+
+async def test_total_timeout_bounds_a_call() -> None:
+    """No backoff is started that would pass ``total_timeout``: the call ends early."""
+    async with (
+        PortalEmulator() as emu,
+        _client(emu, transient_base=0.4, max_backoff=0.4, total_timeout=0.5) as client,
+    ):
+        emu.fail_next("ListAccounts", 100, status=503)
+        start = time.monotonic()
+        with pytest.raises(aiosso.ClientError) as info:
+            await client.list_accounts(accessToken=emu.token)
+        assert time.monotonic() - start < 0.5
+        assert info.value.response["ResponseMetadata"]["MaxAttemptsReached"] is True
+        assert emu.stats.requests["ListAccounts"] < 10
+
+
+async def test_testing_switch_skips_backoff(no_sleep: None) -> None:
+    """With ``set_testing(True)`` long backoffs cost no time; attempts are unchanged."""
+    async with PortalEmulator() as emu, _client(emu, throttle_base=30, transient_base=30) as client:
+        emu.fail_next("ListAccounts", 3, status=503)
+        start = time.monotonic()
+        page = await client.list_accounts(accessToken=emu.token)
+        assert time.monotonic() - start < 2
+        assert page["ResponseMetadata"]["RetryAttempts"] == 3
+
+
+# --------------------------------------------------------------------------- cancellation
+
+
+def _other_tasks() -> set[asyncio.Task[Any]]:
+    current = asyncio.current_task()
+    return {t for t in asyncio.all_tasks() if t is not current and not t.done()}
+
+
+async def _settled_tasks(before: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
+    """Tasks left beyond ``before`` once the server's handlers had a moment to finish."""
+    for _ in range(50):
+        extra = _other_tasks() - before
+        if not extra:
+            break
+        await asyncio.sleep(0.02)
+    return extra
+
+
+async def test_cancel_during_backoff_is_clean() -> None:
+    """Cancelling a call that sleeps in backoff raises CancelledError and leaks nothing."""
+    before = _other_tasks()
+    async with PortalEmulator() as emu:
+        async with _client(emu, transient_base=30, max_backoff=30) as client:
+            emu.fail_next("ListAccounts", 100, status=503)
+            task = asyncio.create_task(client.list_accounts(accessToken=emu.token))
+            while emu.stats.requests.get("ListAccounts", 0) < 1:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert emu.stats.requests["ListAccounts"] == 1
+    assert not await _settled_tasks(before)
+
+
+async def test_cancel_mid_request_is_clean() -> None:
+    """Cancelling a call while the server is still answering leaks nothing."""
+    before = _other_tasks()
+    async with PortalEmulator() as emu:
+        async with _client(emu) as client:
+            emu.faults = aiosso.testing.Faults(latency=5.0)
+            task = asyncio.create_task(client.list_accounts(accessToken=emu.token))
+            while emu.stats.in_flight < 1:
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    assert not await _settled_tasks(before)
+
+
+async def test_cancel_while_waiting_for_rate_slot() -> None:
+    """A waiter cancelled in the rate limiter's queue frees its place; the others finish."""
+    limiter = _retry.AdaptiveRateLimiter()
+    limiter.on_throttle(0)
+    assert limiter.enabled
+    limiter._slow_start = False
+    limiter._base_rate = limiter._w_max = 2.0  # one slot every 0.5 s
+    waiters = [asyncio.create_task(limiter.acquire()) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    waiters[0].cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiters[0]
+    aiosso.set_testing(True)
+    try:
+        done = await asyncio.wait_for(asyncio.gather(*waiters[1:]), 5)
+    finally:
+        aiosso.set_testing(False)
+    assert done == [limiter.epoch, limiter.epoch]
+
+
+# --------------------------------------------------------------------------- rate limiting
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_limiter_is_off_until_the_first_throttle() -> None:
+    """Successes alone never enable the limiter; the first throttle does."""
+    clock = FakeClock()
+    limiter = _retry.AdaptiveRateLimiter(clock)
+    for _ in range(100):
+        clock.now += 0.01
+        limiter.on_success()
+    assert not limiter.enabled
+    assert limiter.rate == 0.0
+    limiter.on_throttle(0)
+    assert limiter.enabled
+    assert limiter.rate == pytest.approx(limiter.measured_rate(), rel=0.05)
+
+
+def test_limiter_slow_start_then_backs_off_to_admitted_rate() -> None:
+    """After the first throttle the rate doubles until throttled, then drops under the
+    rate the service admitted."""
+    clock = FakeClock()
+    limiter = _retry.AdaptiveRateLimiter(clock)
+    for _ in range(10):
+        limiter.on_success()
+    limiter.on_throttle(0)
+    start = limiter.rate
+    clock.now += limiter.SLOW_START_DOUBLING
+    assert limiter.rate == pytest.approx(2 * start)
+    # The service admits 40/s while we send faster.
+    for _ in range(40):
+        clock.now += 1 / 40
+        limiter.on_success()
+    over = limiter.rate
+    assert over > 40
+    epoch = limiter.epoch
+    limiter.on_throttle(epoch)
+    assert limiter.rate == pytest.approx(40 * limiter.BACKOFF_FACTOR, rel=0.1)
+    assert limiter.epoch == epoch + 1
+
+
+def test_limiter_ignores_throttles_from_an_older_epoch() -> None:
+    """Concurrent 429s of requests sent under an older rate lower it only once."""
+    clock = FakeClock()
+    limiter = _retry.AdaptiveRateLimiter(clock)
+    for _ in range(20):
+        clock.now += 0.05
+        limiter.on_success()
+    limiter.on_throttle(0)
+    stale = limiter.epoch
+    clock.now += 3
+    for _ in range(60):
+        clock.now += 1 / 60
+        limiter.on_success()
+    limiter.on_throttle(stale)
+    rate_after_first = limiter.rate
+    for _ in range(20):
+        limiter.on_throttle(stale)
+    assert limiter.rate == pytest.approx(rate_after_first)
+
+
+def test_limiter_climbs_back_towards_the_throttled_rate() -> None:
+    """After a decrease the rate returns towards the throttled rate, then probes above it."""
+    clock = FakeClock()
+    limiter = _retry.AdaptiveRateLimiter(clock)
+    for _ in range(50):
+        clock.now += 0.02
+        limiter.on_success()
+    limiter.on_throttle(0)
+    clock.now += 2
+    for _ in range(50):
+        clock.now += 1 / 50
+        limiter.on_success()
+    limiter.on_throttle(limiter.epoch)
+    low = limiter.rate
+    clock.now += 1
+    mid = limiter.rate
+    clock.now += 5
+    high = limiter.rate
+    assert low < mid < high
+
+
+async def test_acquire_spaces_requests_at_the_rate() -> None:
+    """Waiting for slots paces requests at the limiter's rate without blocking the loop."""
+    limiter = _retry.AdaptiveRateLimiter()
+    for _ in range(100):
+        limiter.on_success()
+    limiter.on_throttle(0)  # ~100/s measured over the last second
+    limiter._slow_start = False
+    limiter._w_max = limiter._base_rate  # hold the rate steady for the measurement
+    rate = limiter.rate
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    tick_task = asyncio.create_task(ticker())
+    start = time.monotonic()
+    await asyncio.gather(*(limiter.acquire() for _ in range(21)))
+    elapsed = time.monotonic() - start
+    tick_task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await tick_task
+    assert elapsed == pytest.approx(20 / rate, rel=0.5)
+    assert ticks >= 10  # the loop kept running while requests waited
+
+
+async def test_standard_mode_has_no_rate_limiter(no_sleep: None) -> None:
+    """Only adaptive mode paces requests; standard mode just retries."""
+    async with PortalEmulator() as emu, _client(emu, mode="standard") as client:
+        emu.fail_next("ListAccounts", 1, status=429, code="TooManyRequestsException")
+        await client.list_accounts(accessToken=emu.token)
+        assert client._retrier.limiter("list_accounts") is None
+
+
+async def test_adaptive_mode_engages_on_throttling(no_sleep: None) -> None:
+    """The first throttle of an operation turns its limiter on, and only its own."""
+    async with PortalEmulator() as emu, _client(emu) as client:
+        emu.fail_next("ListAccounts", 1, status=429, code="TooManyRequestsException")
+        await client.list_accounts(accessToken=emu.token)
+        limiter = client._retrier.limiter("list_accounts")
+        assert limiter is not None
+        assert limiter.enabled
+        other = client._retrier.limiter("get_role_credentials")
+        assert other is not None
+        assert not other.enabled
+
+
+# --------------------------------------------------------------------------- nothing lost
+
+
+async def _all_roles(
+    client: aiosso.AsyncSSOClient, token: str, account_ids: list[str], concurrency: int
+) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(account_id: str) -> None:
+        async with gate:
+            kwargs: dict[str, Any] = {"accessToken": token, "accountId": account_id}
+            while True:
+                page = await client.list_account_roles(**kwargs)
+                found.extend((r["accountId"], r["roleName"]) for r in page["roleList"])
+                if not page.get("nextToken"):
+                    return
+                kwargs["nextToken"] = page["nextToken"]
+
+    await asyncio.gather(*(one(a) for a in account_ids))
+    return found
+
+
+@pytest.mark.parametrize("with_faults", [False, True])
+async def test_concurrent_enumeration_under_throttling_loses_nothing(with_faults: bool) -> None:
+    """Every role of every account is found exactly once while the service throttles."""
+    limit = RateLimit(rate=400, burst=5)
+    async with PortalEmulator(
+        accounts=60, roles_per_account=3, page_size=2, rate_limit=limit
+    ) as emu:
+        if with_faults:
+            emu.faults = aiosso.testing.Faults(server_error=0.05, drop_connection=0.05)
+        config = aiosso.ClientConfig(
+            retries=RetryConfig(total_max_attempts=20, transient_base=0.01)
+        )
+        async with aiosso.AsyncSSOClient(endpoint_url=emu.url, config=config) as client:
+            ids = [a.account_id for a in emu.organisation.accounts]
+            found = await _all_roles(client, emu.token, ids, concurrency=30)
+        expected = {(a.account_id, r) for a in emu.organisation.accounts for r in a.roles}
+        assert len(found) == len(expected) == 180
+        assert set(found) == expected
+        assert emu.stats.throttled > 0
+
+
+def test_retry_config_from_botocore_dict() -> None:
+    """botocore's dict form maps onto RetryConfig, and bad values are refused."""
+    assert RetryConfig.from_botocore({"max_attempts": 4}).total_max_attempts == 5
+    assert RetryConfig.from_botocore({"total_max_attempts": 2, "max_attempts": 9}) == RetryConfig(
+        total_max_attempts=2
+    )
+    assert RetryConfig.from_botocore({"mode": "legacy"}).mode == "legacy"
+    for bad in ({"mode": "turbo"}, {"max_attempts": -1}, {"total_max_attempts": 0}, {"x": 1}):
+        with pytest.raises(ValueError):
+            RetryConfig.from_botocore(bad)
+    assert aiosso.ClientConfig(retries={"max_attempts": 0}).retries.total_max_attempts == 1
