@@ -6,6 +6,7 @@ response dicts, exceptions and paginators, on one shared ``aiohttp`` session.
 
 from __future__ import annotations
 
+from aiosso._fanout import AccountFailure, FanOutProgress
 from aiosso._retry import set_testing
 from aiosso._version import VERSION as __version__
 from aiosso.client import AsyncSSOClient
@@ -33,6 +34,7 @@ from aiosso.exceptions import (
 )
 
 __all__ = [
+    "AccountFailure",
     "AioSSOError",
     "AsyncSSOClient",
     "ClientClosedError",
@@ -41,6 +43,7 @@ __all__ = [
     "ConnectTimeoutError",
     "ConnectionClosedError",
     "EndpointConnectionError",
+    "FanOutProgress",
     "HTTPClientError",
     "InvalidEndpointError",
     "InvalidRegionError",

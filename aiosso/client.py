@@ -6,14 +6,15 @@ import logging
 import os
 import uuid
 import warnings
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, cast, overload
 
 import aiohttp
 import attrs
 
-from aiosso import _protocol, _retry
+from aiosso import _fanout, _protocol, _retry
+from aiosso._fanout import AccountFailure, FanOutProgress
 from aiosso._endpoints import resolve
 from aiosso._operations import (
     ENDPOINT_PREFIX,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
     from aiosso.paginate import ListAccountRolesPaginator, ListAccountsPaginator
     from aiosso.type_defs import (
+        AccountInfoTypeDef,
         GetRoleCredentialsRequestTypeDef,
         GetRoleCredentialsResponseTypeDef,
         ListAccountRolesRequestTypeDef,
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
         ListAccountsResponseTypeDef,
         LogoutRequestTypeDef,
         LogoutResponseTypeDef,
+        RoleInfoTypeDef,
     )
 
 __all__ = ["AsyncSSOClient", "ClientMeta", "SSOExceptions"]
@@ -307,6 +310,68 @@ class AsyncSSOClient:
             headers[_TOKEN_HEADER] = token
         headers["amz-sdk-invocation-id"] = str(uuid.uuid4())
         return await self._retrier.call(op, self._transport, url, headers)
+
+    # ------------------------------------------------------------------ fan-out
+
+    def iter_accounts(
+        self, *, accessToken: str, page_size: int = 100
+    ) -> AsyncIterator[AccountInfoTypeDef]:
+        """Every account the token's user may access, streamed page by page.
+
+        Args:
+            accessToken: the SSO access token.
+            page_size: accounts per request (1..100).
+
+        Returns:
+            An async iterator of ``{"accountId", "accountName", "emailAddress"}`` dicts, in
+            the service's order. Nothing is requested before iteration starts.
+
+        Raises:
+            As :meth:`list_accounts`, while iterating.
+        """
+        return _fanout.iter_accounts(self, accessToken=accessToken, page_size=page_size)
+
+    def iter_account_roles(
+        self,
+        *,
+        accessToken: str,
+        max_concurrency: int = 16,
+        failures: list[AccountFailure] | None = None,
+        page_size: int = 100,
+        progress: Callable[[FanOutProgress], None] | None = None,
+    ) -> AsyncIterator[tuple[AccountInfoTypeDef, RoleInfoTypeDef]]:
+        """Every ``(account, role)`` pair the token's user holds, as the pages arrive.
+
+        Accounts are listed while their roles are, by ``max_concurrency`` workers over the
+        paginators, through the client's retries and adaptive rate limiter. Memory is bounded
+        by the concurrency, not by the size of the organisation. **Order is not guaranteed**:
+        pairs of one account page stay together, but accounts interleave.
+
+        Args:
+            accessToken: the SSO access token.
+            max_concurrency: accounts whose roles are listed at the same time.
+            failures: by default a failure to list one account's roles raises (after the
+                pairs already yielded; no silent partial result). Pass a list to collect
+                :class:`AccountFailure` entries there instead and carry on.
+            page_size: items per request (1..100).
+            progress: called with a :class:`FanOutProgress` after each account.
+
+        Returns:
+            An async iterator of ``(account, role)`` dicts as botocore shapes them. Leaving
+            the loop early (``break``) or cancelling stops every request it started.
+
+        Raises:
+            The client's errors, while iterating: always for the account listing itself; for
+            an account's roles unless ``failures`` is given.
+        """
+        return _fanout.iter_account_roles(
+            self,
+            accessToken=accessToken,
+            max_concurrency=max_concurrency,
+            failures=failures,
+            page_size=page_size,
+            progress=progress,
+        )
 
     # ------------------------------------------------------------------ paginators & co
 
