@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Final, Union, cast
+from typing import TYPE_CHECKING, Final, cast
 
 import attrs
 
@@ -74,7 +74,7 @@ class _Counters:
 
 
 _Page = tuple[AccountInfoTypeDef, list[RoleInfoTypeDef]]
-_Out = Union[_Page, _Failed, object]
+_Out = _Page | _Failed | object
 
 
 async def iter_accounts(

@@ -14,8 +14,8 @@ import aiohttp
 import attrs
 
 from aiosso import _fanout, _protocol, _retry
-from aiosso._fanout import AccountFailure, FanOutProgress
 from aiosso._endpoints import resolve
+from aiosso._fanout import AccountFailure, FanOutProgress
 from aiosso._operations import (
     ENDPOINT_PREFIX,
     GET_ROLE_CREDENTIALS,

@@ -103,12 +103,16 @@ async def test_account_failure_raises_by_default(no_sleep: None, emu: PortalEmul
     emu.fail_next("ListAccountRoles", 1, after=5, status=403, code="ForbiddenException")
     async with aiosso.AsyncSSOClient(endpoint_url=emu.url) as client:
         before = _other_tasks()
-        seen = 0
+        seen: list[object] = []
+
+        async def consume() -> None:
+            async for pair in client.iter_account_roles(accessToken=emu.token, max_concurrency=4):
+                seen.append(pair)
+
         with pytest.raises(aiosso.ClientError) as info:
-            async for _ in client.iter_account_roles(accessToken=emu.token, max_concurrency=4):
-                seen += 1
+            await consume()
         assert info.value.response["Error"]["Code"] == "ForbiddenException"
-        assert seen < 120
+        assert len(seen) < 120
         assert not await _settle(before)
 
 
