@@ -11,6 +11,7 @@ from aiosso._retry import set_testing
 from aiosso._version import VERSION as __version__
 from aiosso.client import AsyncSSOClient
 from aiosso.config import ClientConfig, RetryConfig
+from aiosso.credentials import CacheStats, CredentialCache, RoleCredentials
 from aiosso.exceptions import (
     AioSSOError,
     ClientClosedError,
@@ -37,11 +38,13 @@ __all__ = [
     "AccountFailure",
     "AioSSOError",
     "AsyncSSOClient",
+    "CacheStats",
     "ClientClosedError",
     "ClientConfig",
     "ClientError",
     "ConnectTimeoutError",
     "ConnectionClosedError",
+    "CredentialCache",
     "EndpointConnectionError",
     "FanOutProgress",
     "HTTPClientError",
@@ -56,6 +59,7 @@ __all__ = [
     "ResourceNotFoundException",
     "ResponseParserError",
     "RetryConfig",
+    "RoleCredentials",
     "TooManyRequestsException",
     "UnauthorizedException",
     "__version__",

@@ -26,12 +26,18 @@ _PARTITIONS: Final = (
     ("aws-eusc", r"^eusc\-(de)\-\w+\-\d+$", "amazonaws.eu", "api.amazonwebservices.eu"),
 )
 _COMPILED: Final = tuple((name, re.compile(rx), dns, ds) for name, rx, dns, ds in _PARTITIONS)
-_HOST_LABEL: Final = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])?$")
+# botocore's validate_region_name: a host label, not all digits; fullmatch (a "$" would let a
+# trailing newline through into the host name).
+_HOST_LABEL: Final = re.compile(r"(?![0-9]+$)[a-zA-Z0-9](?:[a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])?")
 
 
 @attrs.frozen
 class ResolvedEndpoint:
-    """The URL requests really go to, and where it came from."""
+    """The URL requests really go to, and where it came from.
+
+    ``region_name`` is the real region: ``fips-us-east-1`` and ``us-east-1-fips`` give
+    ``us-east-1`` (botocore's ``client.meta.region_name``).
+    """
 
     url: str
     partition: str
@@ -63,23 +69,26 @@ def resolve(
     ``fips-<region>`` / ``<region>-fips`` pseudo-regions turn FIPS on.
 
     Raises:
-        InvalidRegionError: the region cannot be part of a host name.
+        InvalidRegionError: the region cannot be part of a host name (checked even with a
+            custom endpoint, as botocore does).
         InvalidEndpointError: the endpoint is not an http(s) URL, or is plain ``http://`` to a
             host that is not loopback and ``allow_http`` is off.
     """
+    # botocore validates the region even when a custom endpoint makes it unused for the host.
+    if region is not None and not _HOST_LABEL.fullmatch(region):
+        raise InvalidRegionError(region_name=region)
+    # botocore turns the pseudo-regions into the real region (client.meta.region_name) + FIPS.
+    effective = region
+    if region is not None and region.startswith("fips-"):
+        effective, use_fips = region[len("fips-") :], True
+    elif region is not None and region.endswith("-fips"):
+        effective, use_fips = region[: -len("-fips")], True
     if endpoint_url is not None:
         check_endpoint_url(endpoint_url, allow_http=allow_http)
-        partition = partition_of(region)[0] if region else "aws"
-        return ResolvedEndpoint(endpoint_url, partition, region)
-    if region is None:  # pragma: no cover - the client checks first
+        partition = partition_of(effective)[0] if effective else "aws"
+        return ResolvedEndpoint(endpoint_url, partition, effective)
+    if effective is None:  # pragma: no cover - the client checks first
         raise InvalidRegionError(region_name=region)
-    if not _HOST_LABEL.match(region):
-        raise InvalidRegionError(region_name=region)
-    effective = region
-    if region.startswith("fips-"):
-        effective, use_fips = region[len("fips-") :], True
-    elif region.endswith("-fips"):
-        effective, use_fips = region[: -len("-fips")], True
     partition, dns, dual = partition_of(effective)
     suffix = dual if use_dualstack else dns
     host_prefix = prefix
@@ -87,7 +96,7 @@ def resolve(
     # dual-stack, which has its own branch).
     if use_fips and not (partition == "aws-us-gov" and not use_dualstack):
         host_prefix = prefix + "-fips"
-    return ResolvedEndpoint(f"https://{host_prefix}.{effective}.{suffix}", partition, region)
+    return ResolvedEndpoint(f"https://{host_prefix}.{effective}.{suffix}", partition, effective)
 
 
 def is_loopback(host: str) -> bool:
@@ -101,9 +110,18 @@ def is_loopback(host: str) -> bool:
 
 
 def check_endpoint_url(url: str, *, allow_http: bool) -> None:
-    """Refuse URLs that are not http(s) with a host, and cleartext http off loopback."""
+    """Refuse URLs that are not http(s) with a host, and cleartext http off loopback.
+
+    The base is used verbatim (already encoded), so characters that would change the
+    request line (whitespace, control, non-ASCII) are refused, as are a query or fragment
+    (``?``/``#`` would swallow the operation path) and user info (aiohttp would turn it
+    into an ``Authorization`` header).
+    """
     if not isinstance(url, str):
         raise InvalidEndpointError(endpoint_url=f"not a url: {url!r}")
+    # urlsplit silently strips tab/CR/LF, so check the raw string first.
+    if not (url.isascii() and url.isprintable()) or " " in url:
+        raise InvalidEndpointError(endpoint_url="not a url")
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -112,8 +130,10 @@ def check_endpoint_url(url: str, *, allow_http: bool) -> None:
         raise InvalidEndpointError(endpoint_url="not a url") from None
     if parts.scheme not in ("http", "https") or not host:
         raise InvalidEndpointError(endpoint_url="not a url")
-    if parts.query or parts.fragment:
+    if "?" in url or "#" in url:
         raise InvalidEndpointError(endpoint_url="a query or fragment is not allowed in the base")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidEndpointError(endpoint_url="user info (credentials) is not allowed in the URL")
     if parts.scheme == "http" and not allow_http and not is_loopback(host):
         raise InvalidEndpointError(
             endpoint_url=(

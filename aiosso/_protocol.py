@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import platform
+import string
 import sys
-from http import HTTPStatus
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any, Final, cast
 from urllib.parse import quote
 
@@ -62,7 +63,9 @@ def validate(op: Operation, params: Mapping[str, Any]) -> None:
     """
     members = op.members_by_name
     report: list[str] = [
-        f'Missing required parameter in input: "{name}"' for name in op.required if name not in params
+        f'Missing required parameter in input: "{name}"'
+        for name in op.required
+        if name not in params
     ]
     known: list[Member] = []
     for name in params:
@@ -105,7 +108,8 @@ def _is_header_safe(value: str) -> bool:
 def check_header_values(op: Operation, params: Mapping[str, Any]) -> None:
     """Refuse header-bound values that could split or corrupt an HTTP header.
 
-    Runs even with ``parameter_validation`` off. The value is never quoted in the message.
+    Runs even with ``parameter_validation`` off: a header value must be a ``str`` of visible
+    ASCII (``None`` means no header). The value is never quoted in the message.
 
     Raises:
         ParamValidationError: naming the parameter.
@@ -113,7 +117,12 @@ def check_header_values(op: Operation, params: Mapping[str, Any]) -> None:
     report = []
     for member in op.header_members:
         value = params.get(member.name)
-        if isinstance(value, str) and not _is_header_safe(value):
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            # Without this, aiohttp raises a bare TypeError that quotes the value (a token).
+            report.append(_type_line(member, value))
+        elif not _is_header_safe(value):
             report.append(
                 f"Invalid value for parameter {member.name}: it contains characters that are "
                 "not allowed in an HTTP header (control characters or non-ASCII)"
@@ -171,9 +180,12 @@ def user_agent(
     return value if _is_header_safe(value) else "".join(c for c in value if _is_header_safe(c))
 
 
+# botocore's sanitize_user_agent_string_component(..., allow_hash=True).
+_UA_ALLOWED: Final = frozenset(string.ascii_letters + string.digits + "!$%&'*+-.^_`|~,#")
+
+
 def _ua_safe(value: str) -> str:
-    allowed = "!#$%&'*+-.^_`|~"
-    return "".join(c if c.isalnum() or c in allowed else "-" for c in value) or "unknown"
+    return "".join(c if c in _UA_ALLOWED else "-" for c in value) or "unknown"
 
 
 # --------------------------------------------------------------------------- replies
@@ -239,7 +251,11 @@ def _parse_list(op: Operation, spec: OutputSpec, value: Any, key: str) -> list[d
     items: list[dict[str, Any]] = []
     for item in value:
         # Fast path: an item with only known string members is kept as it is.
-        if type(item) is dict and item.keys() <= keys and all(type(v) is str for v in item.values()):
+        if (
+            type(item) is dict
+            and item.keys() <= keys
+            and all(type(v) is str for v in item.values())
+        ):
             items.append(item)
         else:
             items.append(_parse_struct(op, spec, item, f"an item of {key!r}"))
@@ -300,9 +316,10 @@ def parse_error(
         return {"Error": {"Code": str(status), "Message": phrase}, "ResponseMetadata": md}
 
     parsed: Any
-    if not stripped:
+    if not body:
         parsed = {}
     else:
+        # botocore: a body that is not JSON (whitespace included) becomes the message.
         try:
             parsed = json.loads(body)
         except (ValueError, RecursionError):
@@ -311,15 +328,19 @@ def parse_error(
             parsed = {"message": body.decode("utf-8", "replace")}
 
     message = parsed.get("message", parsed.get("Message", ""))
+    # botocore: a null "__type" leaves the code empty; a null "code"/"Code" leaves it as is.
     code: Any = parsed.get("__type", str(status))
-    if isinstance(code, str):
+    if code is None:
+        code = ""
+    elif isinstance(code, str):
         code = _clean_code(code)
     header_code = headers.get("x-amzn-errortype")
     if header_code is not None:
         code = _clean_code(header_code)
     elif "code" in parsed or "Code" in parsed:
         body_code = parsed.get("code", parsed.get("Code", ""))
-        code = _clean_code(body_code) if isinstance(body_code, str) else body_code
+        if body_code is not None:
+            code = _clean_code(body_code) if isinstance(body_code, str) else body_code
     if not isinstance(code, str):
         code = str(code)
     if not isinstance(message, str) and message is not None:

@@ -13,6 +13,7 @@ import aiohttp
 from yarl import URL
 
 from aiosso.exceptions import (
+    AioSSOError,
     ClientClosedError,
     ConnectionClosedError,
     ConnectTimeoutError,
@@ -26,13 +27,25 @@ _CONNECT_TIMEOUT: Final[tuple[type[BaseException], ...]] = tuple(
     cls for cls in (getattr(aiohttp, "ConnectionTimeoutError", None),) if cls is not None
 )
 
+# A dropped connection (reset while sending or reading) rather than a refused one.
+_CLOSED: Final[tuple[type[BaseException], ...]] = (
+    aiohttp.ServerDisconnectedError,
+    aiohttp.ClientPayloadError,
+    aiohttp.ClientOSError,
+    *(cls for cls in (getattr(aiohttp, "ClientConnectionResetError", None),) if cls is not None),
+)
+
+# botocore sends no Accept header, and no Content-Type on a request without a body (Logout);
+# aiohttp would add "Accept: */*" and "Content-Type: application/octet-stream".
+_SKIP_AUTO_HEADERS: Final = ("Accept", "Content-Type")
+
 Reply = tuple[int, dict[str, str], bytes]
 
 
 class Transport:
     """Sends one HTTP exchange and returns ``(status, lower-cased headers, body)``."""
 
-    __slots__ = ("_closed", "_limit", "_owns", "_session", "_timeout")
+    __slots__ = ("_closed", "_limit", "_owns", "_session", "_skip", "_timeout")
 
     def __init__(
         self,
@@ -44,6 +57,8 @@ class Transport:
     ) -> None:
         self._session = session
         self._owns = session is None
+        # An owned session skips those headers itself; a borrowed one is told per request.
+        self._skip: tuple[str, ...] | None = None if session is None else _SKIP_AUTO_HEADERS
         self._closed = False
         self._limit = max_pool_connections
         # No total timeout: waiting for a free pooled connection is not a network timeout.
@@ -67,7 +82,7 @@ class Transport:
         self._session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=("Accept",),
+            skip_auto_headers=_SKIP_AUTO_HEADERS,
             timeout=self._timeout,
         )
         return self._session
@@ -96,6 +111,7 @@ class Transport:
                 timeout=self._timeout,
                 allow_redirects=False,
                 raise_for_status=False,
+                skip_auto_headers=self._skip,
             ) as resp:
                 body = await resp.read()
                 out: dict[str, str] = {}
@@ -103,22 +119,16 @@ class Transport:
                     key = key.lower()
                     out[key] = f"{out[key]}, {value}" if key in out else value
                 return resp.status, out, body
-        except aiohttp.ServerTimeoutError as exc:
-            if isinstance(exc, _CONNECT_TIMEOUT) or "Connection timeout" in str(exc):
-                raise ConnectTimeoutError(endpoint_url=_public(url)) from exc
-            raise ReadTimeoutError(endpoint_url=_public(url)) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise EndpointConnectionError(endpoint_url=_public(url)) from exc
-        except (
-            aiohttp.ServerDisconnectedError,
-            aiohttp.ClientPayloadError,
-            aiohttp.ClientOSError,
-        ) as exc:
-            raise ConnectionClosedError(endpoint_url=_public(url)) from exc
-        except asyncio.TimeoutError as exc:
-            raise ReadTimeoutError(endpoint_url=_public(url)) from exc
-        except aiohttp.ClientError as exc:
-            raise HTTPClientError(error=f"{type(exc).__name__} for {_public(url)}") from exc
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise _translate(exc, url, session) from exc
+        except asyncio.CancelledError:
+            # aiohttp cancels requests still waiting for a pooled connection when the session
+            # closes. That is not a cancellation of the caller's task: say what happened.
+            if session.closed and not _caller_cancelled():
+                raise ClientClosedError(
+                    message="The aiohttp session was closed while the call was waiting."
+                ) from None
+            raise
         except RuntimeError as exc:
             if session.closed:
                 raise ClientClosedError(message="The aiohttp session has been closed.") from exc
@@ -130,6 +140,34 @@ class Transport:
         session, self._session = self._session, None
         if self._owns and session is not None and not session.closed:
             await session.close()
+
+
+def _translate(
+    exc: aiohttp.ClientError | asyncio.TimeoutError, url: str, session: aiohttp.ClientSession
+) -> AioSSOError:
+    """The aiosso error for an aiohttp/asyncio failure of one exchange."""
+    if session.closed:
+        # Closing the session under a call in flight ("Connector is closed", a reset...).
+        return ClientClosedError(message="The aiohttp session was closed during the call.")
+    public = _public(url)
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        if isinstance(exc, _CONNECT_TIMEOUT) or "Connection timeout" in str(exc):
+            return ConnectTimeoutError(endpoint_url=public)
+        return ReadTimeoutError(endpoint_url=public)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return EndpointConnectionError(endpoint_url=public)
+    if isinstance(exc, _CLOSED):
+        return ConnectionClosedError(endpoint_url=public)
+    if isinstance(exc, asyncio.TimeoutError):
+        return ReadTimeoutError(endpoint_url=public)
+    return HTTPClientError(error=f"{type(exc).__name__} for {public}")
+
+
+def _caller_cancelled() -> bool:
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)  # Python >= 3.11
+    # Without Task.cancelling() (3.10) a cancellation cannot be told apart: keep it.
+    return cancelling is None or cancelling() > 0
 
 
 def _public(url: str) -> str:

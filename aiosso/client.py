@@ -78,6 +78,13 @@ class SSOExceptions:
         """The modeled class for an exact wire error code, else :class:`ClientError`."""
         return _protocol.error_class(code)
 
+    def __getattr__(self, name: str) -> NoReturn:
+        # Only reached for names that do not exist: botocore's message lists the valid ones.
+        valid = ", ".join(sorted(_protocol.ERROR_CLASSES))
+        raise AttributeError(
+            f"{self!r} object has no attribute {name}. Valid exceptions are: {valid}"
+        )
+
 
 _EXCEPTIONS: Final = SSOExceptions()
 
@@ -152,7 +159,7 @@ class AsyncSSOClient:
             allow_http=config.allow_http,
         )
         self.meta: Final = ClientMeta(
-            region_name=region,
+            region_name=resolved.region_name,
             endpoint_url=resolved.url,
             config=config,
             partition=resolved.partition,

@@ -4,7 +4,7 @@ The names are botocore's, so ``except`` clauses written for botocore/aiobotocore
 working when the import line changes::
 
     AioSSOError
-    ├── ClientError                      the service answered with an error (.response, .operation_name)
+    ├── ClientError                      the service answered (.response, .operation_name)
     │   ├── InvalidRequestException      400
     │   ├── UnauthorizedException        401: token expired, revoked or logged out
     │   ├── ResourceNotFoundException    404
@@ -205,4 +205,7 @@ class ReadTimeoutError(HTTPClientError, TimeoutError):
 class ConnectionClosedError(HTTPClientError):
     """The connection was dropped before the reply was complete."""
 
-    fmt = 'Connection was closed before we received a valid response from endpoint URL: "{endpoint_url}".'
+    fmt = (
+        "Connection was closed before we received a valid response from endpoint URL: "
+        '"{endpoint_url}".'
+    )

@@ -1,0 +1,594 @@
+"""Role credentials as a value object, and a single-flight cache that serves them.
+
+:class:`RoleCredentials` is the parsed ``roleCredentials`` of ``GetRoleCredentials``: frozen,
+with the secret key and session token kept out of ``repr()``, ``str()`` and the repr of
+``attrs.asdict()``; it converts to the formats other tools read (``credential_process`` JSON,
+environment variables).
+
+:class:`CredentialCache` serves many concurrent callers from one client and one access token:
+one request per (account, role) however many callers ask at once, reuse until shortly before
+expiry, bounded memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol
+
+import attrs
+
+from aiosso.exceptions import AioSSOError, ClientClosedError, ResponseParserError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["CacheStats", "CredentialCache", "RoleCredentials", "RoleCredentialsSource"]
+
+log = logging.getLogger("aiosso.credentials")
+
+_OPERATION: Final = "GetRoleCredentials"
+_REDACTED: Final = "<redacted>"
+
+
+class _Secret(str):
+    """A ``str`` whose ``repr()`` is redacted, so containers holding it log safely.
+
+    ``str()``, formatting, comparison, hashing and ``json.dumps`` see the real value.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return _REDACTED
+
+
+def _secret(value: str) -> str:
+    return _Secret(value)
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("expiration must be a timezone-aware datetime")
+    return value.astimezone(timezone.utc)
+
+
+def _iso(value: datetime) -> str:
+    # Whole seconds, rounded down (conservative), as `aws configure export-credentials`.
+    return value.replace(microsecond=0).isoformat()
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class RoleCredentials:
+    """Short-term AWS credentials for one role in one account.
+
+    The secret fields are hidden from ``repr()``/``str()`` and show as ``<redacted>`` in the
+    repr of containers (e.g. ``attrs.asdict(creds)``); reading the attribute gives the value.
+
+    Attributes:
+        access_key_id: the access key id (``ASIA...``); not a secret.
+        secret_access_key: the secret access key.
+        session_token: the session token.
+        expiration: when the credentials stop working, as an aware UTC ``datetime``
+            (an aware value in another zone is converted; a naive one is refused).
+        account_id: the account the credentials are for.
+        role_name: the role (permission set) they assume.
+
+    Raises:
+        ValueError: ``expiration`` is a naive datetime.
+    """
+
+    access_key_id: str
+    secret_access_key: str = attrs.field(converter=_secret, repr=False)
+    session_token: str = attrs.field(converter=_secret, repr=False)
+    expiration: datetime = attrs.field(converter=_utc)
+    account_id: str
+    role_name: str
+
+    def __repr__(self) -> str:
+        return (
+            f"RoleCredentials(access_key_id={self.access_key_id!r}, "
+            f"account_id={self.account_id!r}, role_name={self.role_name!r}, "
+            f"expiration={_iso(self.expiration)!r})"
+        )
+
+    @classmethod
+    def from_response(
+        cls, response: Mapping[str, Any], *, account_id: str, role_name: str
+    ) -> RoleCredentials:
+        """Parse a ``get_role_credentials`` result.
+
+        Args:
+            response: the dict returned by ``get_role_credentials`` (the full reply, with
+                ``roleCredentials``).
+            account_id: the account that was asked for.
+            role_name: the role that was asked for.
+
+        Returns:
+            The credentials, ``expiration`` converted from epoch milliseconds.
+
+        Raises:
+            ResponseParserError: ``roleCredentials`` is missing, or a member is missing or of
+                the wrong type. The message names the member, never its value.
+        """
+        reply: object = response  # checked at run time too: callers may pass anything
+        raw = reply.get("roleCredentials") if isinstance(reply, Mapping) else None
+        if not isinstance(raw, Mapping):
+            raise ResponseParserError(
+                operation_name=_OPERATION, reason="the reply has no roleCredentials object"
+            )
+        strings = []
+        for member in ("accessKeyId", "secretAccessKey", "sessionToken"):
+            value = raw.get(member)
+            if not isinstance(value, str) or not value:
+                raise ResponseParserError(
+                    operation_name=_OPERATION,
+                    reason=f"roleCredentials.{member} is missing or not a non-empty string",
+                )
+            strings.append(value)
+        millis = raw.get("expiration")
+        if not isinstance(millis, int) or isinstance(millis, bool):
+            raise ResponseParserError(
+                operation_name=_OPERATION,
+                reason="roleCredentials.expiration is missing or not epoch milliseconds",
+            )
+        try:
+            expiration = datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise ResponseParserError(
+                operation_name=_OPERATION,
+                reason="roleCredentials.expiration is out of range",
+            ) from None
+        access_key_id, secret_access_key, session_token = strings
+        return cls(
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
+            session_token=session_token,
+            expiration=expiration,
+            account_id=account_id,
+            role_name=role_name,
+        )
+
+    def to_credential_process(self) -> dict[str, Any]:
+        """The JSON object a ``credential_process`` command prints (``json.dumps`` it).
+
+        Returns:
+            ``{"Version": 1, "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration",
+            "AccountId"}``, with ``Expiration`` in ISO 8601 as ``aws configure
+            export-credentials`` writes it (``2030-03-17T17:46:40+00:00``).
+        """
+        return {
+            "Version": 1,
+            "AccessKeyId": self.access_key_id,
+            "SecretAccessKey": str(self.secret_access_key),
+            "SessionToken": str(self.session_token),
+            "Expiration": _iso(self.expiration),
+            "AccountId": self.account_id,
+        }
+
+    def to_env(self) -> dict[str, str]:
+        """The environment variables the AWS SDKs and CLI read.
+
+        Returns:
+            ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN`` and
+            ``AWS_CREDENTIAL_EXPIRATION`` (ISO 8601), as plain strings.
+        """
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": str(self.secret_access_key),
+            "AWS_SESSION_TOKEN": str(self.session_token),
+            "AWS_CREDENTIAL_EXPIRATION": _iso(self.expiration),
+        }
+
+    def expires_in(self, now: float | None = None) -> float:
+        """Seconds until expiration (negative once expired).
+
+        Args:
+            now: the current time in epoch seconds; default ``time.time()``.
+        """
+        return self.expiration.timestamp() - (time.time() if now is None else now)
+
+    def is_expired(self, margin: float = 0.0, now: float | None = None) -> bool:
+        """Whether the credentials expire within ``margin`` seconds of ``now``.
+
+        Args:
+            margin: seconds of validity required; ``0`` means "already expired".
+            now: the current time in epoch seconds; default ``time.time()``.
+        """
+        return self.expires_in(now) <= margin
+
+
+class RoleCredentialsSource(Protocol):
+    """What the cache needs of a client: :class:`~aiosso.AsyncSSOClient` satisfies it."""
+
+    def get_role_credentials(
+        self, *, roleName: str, accountId: str, accessToken: str
+    ) -> Awaitable[Mapping[str, Any]]: ...
+
+
+@attrs.frozen(kw_only=True)
+class CacheStats:
+    """Counters of a :class:`CredentialCache` since it was created.
+
+    Attributes:
+        hits: ``get()`` calls answered from the cache without waiting.
+        misses: ``get()`` calls that waited for a fetch (started or joined one).
+        fetches: fetches started, one ``get_role_credentials`` call each (retries inside the
+            client not counted).
+        failures: fetches that failed (including those answered from the cache).
+        stale_served: failed refreshes answered with still-valid cached credentials.
+        evictions: entries dropped to stay within ``max_entries``.
+        entries: credentials held now.
+        in_flight: fetches running now.
+    """
+
+    hits: int
+    misses: int
+    fetches: int
+    failures: int
+    stale_served: int
+    evictions: int
+    entries: int
+    in_flight: int
+
+
+@attrs.define(slots=True)
+class _Slot:
+    credentials: RoleCredentials
+    # Epoch seconds from which a get() starts a refresh instead of answering at once.
+    refresh_at: float
+
+
+_Key = tuple[str, str]
+
+
+def _cancelling() -> bool:
+    """Whether the current task has been asked to cancel (always False before 3.11)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return bool(cancelling()) if cancelling is not None else False
+
+
+class CredentialCache:
+    """Role credentials for many concurrent callers: cached, refreshed ahead of expiry,
+    one request per (account, role) at a time.
+
+    Windows, for credentials expiring at ``E`` (``now`` from ``clock``):
+
+    * ``now < E - refresh_margin``: ``get()`` answers from the cache, no I/O.
+    * ``E - refresh_margin <= now < E - mandatory_margin``: ``get()`` fetches new credentials
+      (single-flight). If the fetch fails, the cached ones are answered, a warning is logged
+      (no secrets) and the next attempt waits ``refresh_retry_interval`` seconds.
+    * ``now >= E - mandatory_margin``: ``get()`` fetches; a failure is raised.
+
+    Credentials issued with less than ``2 * refresh_margin`` to live are refreshed at half
+    their remaining life instead, so short-lived credentials are not fetched on every call.
+    Errors are never cached: after a failed fetch with nothing usable cached, the next
+    ``get()`` makes a new request.
+
+    The cache does not own the client: close the client yourself, after the cache.
+
+    Args:
+        client: an :class:`~aiosso.AsyncSSOClient` (anything with its
+            ``get_role_credentials``).
+        accessToken: the SSO access token sent with every fetch; it appears in no repr,
+            log line or message of the cache.
+        refresh_margin: seconds before expiry from which credentials are refreshed
+            (default 900, botocore's advisory window).
+        mandatory_margin: seconds before expiry from which cached credentials are no longer
+            answered when a refresh fails (default 600, botocore's mandatory window).
+        refresh_retry_interval: seconds between refresh attempts while still-valid
+            credentials are answered after a failure (default 60).
+        max_entries: credentials held at most; the least recently used are dropped first.
+        clock: the current time in epoch seconds (default ``time.time``); tests pass a fake.
+
+    Raises:
+        ValueError: ``max_entries < 1``, a negative margin or interval, or
+            ``mandatory_margin > refresh_margin``.
+    """
+
+    # Theory of operation (single-flight)
+    # -----------------------------------
+    # At most one fetch per key runs at a time, as a Task held in `_flights` (the "flight").
+    # A get() that needs a fetch joins the key's flight or starts one, then awaits it through
+    # `asyncio.shield`: cancelling one waiter cancels only its own wait, never the shared
+    # fetch. The flight stores its result in `_slots` itself, so the fetch completes and is
+    # cached even when every waiter has gone. A done-callback removes the flight from
+    # `_flights` and retrieves its exception, so a flight nobody awaits never warns. An
+    # error reaches every waiter through its own shield and is not stored. `invalidate()`
+    # detaches matching flights (they still answer their waiters but no longer write to the
+    # cache); `close()` cancels the flights, whose waiters then get ClientClosedError.
+
+    def __init__(
+        self,
+        client: RoleCredentialsSource,
+        *,
+        accessToken: str,  # camelCase, as the client's keyword arguments
+        refresh_margin: float = 900.0,
+        mandatory_margin: float = 600.0,
+        refresh_retry_interval: float = 60.0,
+        max_entries: int = 1024,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be >= 1")
+        if mandatory_margin < 0 or refresh_retry_interval < 0:
+            raise ValueError("margins and intervals must be >= 0")
+        if mandatory_margin > refresh_margin:
+            raise ValueError("mandatory_margin must not exceed refresh_margin")
+        self._client = client
+        self._token = accessToken
+        self._refresh_margin = refresh_margin
+        self._mandatory_margin = mandatory_margin
+        self._retry_interval = refresh_retry_interval
+        self._max_entries = max_entries
+        self._clock = clock
+        self._slots: OrderedDict[_Key, _Slot] = OrderedDict()
+        self._flights: dict[_Key, asyncio.Task[RoleCredentials]] = {}
+        self._closed = False
+        self._hits = self._misses = self._fetches = 0
+        self._failures = self._stale_served = self._evictions = 0
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return (
+            f"<CredentialCache entries={len(self._slots)}/{self._max_entries} "
+            f"in_flight={len(self._flights)} hits={self._hits} fetches={self._fetches} {state}>"
+        )
+
+    def __len__(self) -> int:
+        """Credentials held (fresh or not; expired ones stay until replaced or evicted)."""
+        return len(self._slots)
+
+    def __contains__(self, key: object) -> bool:
+        """Whether credentials for an ``(account_id, role_name)`` pair are held."""
+        return key in self._slots
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
+        return self._closed
+
+    @property
+    def stats(self) -> CacheStats:
+        """A snapshot of the counters (see :class:`CacheStats`)."""
+        return CacheStats(
+            hits=self._hits,
+            misses=self._misses,
+            fetches=self._fetches,
+            failures=self._failures,
+            stale_served=self._stale_served,
+            evictions=self._evictions,
+            entries=len(self._slots),
+            in_flight=len(self._flights),
+        )
+
+    # ------------------------------------------------------------------ lookups
+
+    async def get(self, account_id: str, role_name: str) -> RoleCredentials:
+        """Credentials for a role, from the cache or from one shared request.
+
+        Args:
+            account_id: the 12-digit account id.
+            role_name: the role (permission set) name.
+
+        Returns:
+            Credentials valid for at least ``refresh_margin`` seconds when freshly fetched
+            (or for at least ``mandatory_margin`` when a failed refresh falls back to the
+            cache); concurrent callers for the same pair get the same object.
+
+        Raises:
+            ClientClosedError: the cache was closed (before or during the call).
+            ClientError, HTTPClientError, ParamValidationError, ResponseParserError: the
+                fetch failed and nothing usable was cached; every caller waiting on that
+                fetch gets the same error.
+        """
+        if self._closed:
+            self._raise_closed()
+        key = (account_id, role_name)
+        slot = self._slots.get(key)
+        if slot is not None and self._clock() < slot.refresh_at:
+            self._slots.move_to_end(key)
+            self._hits += 1
+            return slot.credentials
+        self._misses += 1
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = self._start(key, slot)
+        try:
+            return await asyncio.shield(flight)
+        except asyncio.CancelledError:
+            # The flight itself was cancelled (by close(), before it ran); our caller was not.
+            if flight.cancelled() and self.closed and not _cancelling():
+                self._raise_closed()
+            raise
+
+    async def get_many(
+        self, pairs: Iterable[tuple[str, str]], *, max_concurrency: int = 10
+    ) -> dict[tuple[str, str], RoleCredentials]:
+        """Credentials for many pairs, at most ``max_concurrency`` fetches at a time.
+
+        Args:
+            pairs: ``(account_id, role_name)`` pairs; duplicates are fetched once.
+            max_concurrency: concurrent ``get()`` calls (cache hits do not wait).
+
+        Returns:
+            ``{(account_id, role_name): RoleCredentials}`` in the order pairs were first given.
+
+        Raises:
+            ValueError: ``max_concurrency < 1``.
+            As :meth:`get`: the first failure; the other lookups are then cancelled (fetches
+            already started still complete and are cached).
+        """
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be >= 1")
+        keys = list(dict.fromkeys(pairs))
+        results: dict[_Key, RoleCredentials] = {}
+        pending = iter(keys)
+
+        async def worker() -> None:
+            for account_id, role_name in pending:
+                results[account_id, role_name] = await self.get(account_id, role_name)
+
+        workers = [asyncio.ensure_future(worker()) for _ in range(min(max_concurrency, len(keys)))]
+        try:
+            await asyncio.gather(*workers)
+        except BaseException:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            raise
+        return {key: results[key] for key in keys}
+
+    # ------------------------------------------------------------------ invalidation
+
+    def invalidate(self, account_id: str | None = None, role_name: str | None = None) -> int:
+        """Drop cached credentials matching the filters (``None`` matches anything).
+
+        Fetches in flight for matching pairs still answer their current waiters but are
+        not stored; the next ``get()`` starts a new fetch.
+
+        Args:
+            account_id: only this account.
+            role_name: only this role.
+
+        Returns:
+            The number of cached credentials dropped.
+        """
+
+        def matches(key: _Key) -> bool:
+            return (account_id is None or key[0] == account_id) and (
+                role_name is None or key[1] == role_name
+            )
+
+        for key in [k for k in self._flights if matches(k)]:
+            del self._flights[key]
+        doomed = [k for k in self._slots if matches(k)]
+        for key in doomed:
+            del self._slots[key]
+        return len(doomed)
+
+    def clear(self) -> None:
+        """Drop every cached credential (and detach fetches in flight, as :meth:`invalidate`)."""
+        self.invalidate()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> Self:
+        if self._closed:
+            self._raise_closed()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Cancel the fetches in flight, drop the cached credentials; idempotent.
+
+        Callers waiting on a cancelled fetch get :class:`~aiosso.ClientClosedError`; later
+        ``get()`` calls too. The client is not closed.
+        """
+        self._closed = True
+        flights = list(self._flights.values())
+        self._flights.clear()
+        self._slots.clear()
+        for flight in flights:
+            flight.cancel()
+        if flights:
+            await asyncio.gather(*flights, return_exceptions=True)
+
+    @staticmethod
+    def _raise_closed() -> NoReturn:
+        raise ClientClosedError(message="This credential cache has been closed.")
+
+    # ------------------------------------------------------------------ the flight
+
+    def _start(self, key: _Key, previous: _Slot | None) -> asyncio.Task[RoleCredentials]:
+        flight = asyncio.get_running_loop().create_task(
+            self._fetch(key, previous), name=f"aiosso-credentials-{key[0]}-{key[1]}"
+        )
+        self._flights[key] = flight
+        self._fetches += 1
+        flight.add_done_callback(lambda task: self._landed(key, task))
+        return flight
+
+    def _landed(self, key: _Key, flight: asyncio.Task[RoleCredentials]) -> None:
+        if self._flights.get(key) is flight:
+            del self._flights[key]
+        if not flight.cancelled():
+            flight.exception()  # retrieved: waiters re-raise it through their own shields
+
+    def _owns(self, key: _Key) -> bool:
+        return self._flights.get(key) is asyncio.current_task()
+
+    async def _fetch(self, key: _Key, previous: _Slot | None) -> RoleCredentials:
+        account_id, role_name = key
+        try:
+            response = await self._client.get_role_credentials(
+                roleName=role_name, accountId=account_id, accessToken=self._token
+            )
+            credentials = RoleCredentials.from_response(
+                response, account_id=account_id, role_name=role_name
+            )
+        except asyncio.CancelledError:
+            if self._closed:
+                raise ClientClosedError(
+                    message="The credential cache was closed while fetching credentials."
+                ) from None
+            raise
+        except Exception as error:
+            self._failures += 1
+            return self._fallback(key, previous, error)
+        if self._owns(key):
+            now = self._clock()
+            lifetime = max(credentials.expiration.timestamp() - now, 0.0)
+            expires = credentials.expiration.timestamp()
+            refresh_at = expires - min(self._refresh_margin, lifetime / 2)
+            self._store(key, _Slot(credentials, refresh_at))
+        return credentials
+
+    def _fallback(self, key: _Key, previous: _Slot | None, error: Exception) -> RoleCredentials:
+        now = self._clock()
+        if previous is not None:
+            usable_until = previous.credentials.expiration.timestamp() - self._mandatory_margin
+            if now < usable_until:
+                self._stale_served += 1
+                if self._owns(key):
+                    retry_at = min(now + self._retry_interval, usable_until)
+                    self._store(key, _Slot(previous.credentials, retry_at))
+                log.warning(
+                    "Refreshing credentials for account %s role %s failed (%s); serving the "
+                    "cached ones, which expire at %s",
+                    key[0],
+                    key[1],
+                    _describe(error),
+                    _iso(previous.credentials.expiration),
+                )
+                return previous.credentials
+            if self._owns(key) and self._slots.get(key) is previous:
+                del self._slots[key]
+        raise error
+
+    def _store(self, key: _Key, slot: _Slot) -> None:
+        self._slots[key] = slot
+        self._slots.move_to_end(key)
+        while len(self._slots) > self._max_entries:
+            self._slots.popitem(last=False)
+            self._evictions += 1
+
+
+def _describe(error: Exception) -> str:
+    # aiosso messages never carry secrets; other exceptions are named, not quoted.
+    if isinstance(error, AioSSOError):
+        return f"{type(error).__name__}: {error}"
+    return type(error).__name__
