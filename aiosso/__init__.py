@@ -30,6 +30,7 @@ from aiosso.exceptions import (
     ReadTimeoutError,
     ResourceNotFoundException,
     ResponseParserError,
+    ResponseTooLargeError,
     TooManyRequestsException,
     UnauthorizedException,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "ReadTimeoutError",
     "ResourceNotFoundException",
     "ResponseParserError",
+    "ResponseTooLargeError",
     "RetryConfig",
     "RoleCredentials",
     "TooManyRequestsException",

@@ -17,6 +17,7 @@ working when the import line changes::
     ├── PaginationError                  the service returned the same nextToken twice
     ├── ClientClosedError                the client was used after close() (also RuntimeError)
     ├── ResponseParserError              a reply that is not what the API promises
+    ├── ResponseTooLargeError            a reply beyond ``max_response_bytes`` (not read)
     └── HTTPClientError                  the HTTP exchange itself failed
         ├── EndpointConnectionError      could not connect
         │   └── ConnectTimeoutError      connecting took too long (also TimeoutError)
@@ -48,6 +49,7 @@ __all__ = [
     "ReadTimeoutError",
     "ResourceNotFoundException",
     "ResponseParserError",
+    "ResponseTooLargeError",
     "TooManyRequestsException",
     "UnauthorizedException",
 ]
@@ -209,3 +211,9 @@ class ConnectionClosedError(HTTPClientError):
         "Connection was closed before we received a valid response from endpoint URL: "
         '"{endpoint_url}".'
     )
+
+
+class ResponseTooLargeError(AioSSOError):
+    """The reply's body exceeds ``ClientConfig.max_response_bytes``; it is not read (not retried)."""
+
+    fmt = 'Response from endpoint URL "{endpoint_url}" exceeds {limit} bytes'
