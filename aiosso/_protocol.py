@@ -18,7 +18,8 @@ from http import HTTPStatus
 from typing import Any, Final, cast
 from urllib.parse import quote
 
-from aiosso._operations import MODELED_ERRORS, Member, Operation, OutputSpec
+from aiosso import exceptions as _exc
+from aiosso._operations import MODELED_ERRORS, OIDC_MODELED_ERRORS, Member, Operation, OutputSpec
 from aiosso.exceptions import (
     ClientError,
     InvalidRequestException,
@@ -37,17 +38,22 @@ ERROR_CLASSES: Final[dict[str, type[ClientError]]] = {
 }
 assert set(ERROR_CLASSES) == set(MODELED_ERRORS)
 
+OIDC_ERROR_CLASSES: Final[dict[str, type[ClientError]]] = {
+    code: getattr(_exc, code) for code in OIDC_MODELED_ERRORS
+}
+_ALL_ERROR_CLASSES: Final = {**ERROR_CLASSES, **OIDC_ERROR_CLASSES}
+
 _REDACTED: Final = "<redacted>"
 
 
 # --------------------------------------------------------------------------- validation
 
 
-def _type_line(member: Member, value: object) -> str:
+def _type_line(member: Member, value: object, valid: str | None = None) -> str:
     shown = _REDACTED if member.sensitive else value
     return (
         f"Invalid type for parameter {member.name}, value: {shown}, type: {type(value)}, "
-        f"valid types: {member.type}"
+        f"valid types: {valid or member.type}"
     )
 
 
@@ -62,6 +68,23 @@ def validate(op: Operation, params: Mapping[str, Any]) -> None:
         ParamValidationError: with botocore's report lines; sensitive values are redacted.
     """
     members = op.members_by_name
+    # Fast path: every name known, every value of the exact type, nothing out of range.
+    for name, value in params.items():
+        member = members.get(name)
+        if member is None or type(value) is not member.type or member.item_type is not None:
+            break
+        number: Any = value
+        if member.type is int and not (
+            (member.min_value is None or number >= member.min_value)
+            and (member.max_value is None or number <= member.max_value)
+        ):
+            break
+    else:
+        for name in op.required:
+            if name not in params:
+                break
+        else:
+            return
     report: list[str] = [
         f'Missing required parameter in input: "{name}"'
         for name in op.required
@@ -93,6 +116,17 @@ def validate(op: Operation, params: Mapping[str, Any]) -> None:
                     f"Invalid value for parameter {member.name}, value: {value}, "
                     f"valid max value: {member.max_value}"
                 )
+        elif member.type is list:
+            if not isinstance(value, (list, tuple)):
+                report.append(_type_line(member, value, "<class 'list'>, <class 'tuple'>"))
+                continue
+            for index, item in enumerate(value):
+                if member.item_type is not None and not isinstance(item, member.item_type):
+                    shown = _REDACTED if member.sensitive else item
+                    report.append(
+                        f"Invalid type for parameter {member.name}[{index}], value: {shown}, "
+                        f"type: {type(item)}, valid types: {member.item_type}"
+                    )
         elif not isinstance(value, member.type):
             report.append(_type_line(member, value))
     if report:
@@ -327,6 +361,11 @@ def parse_error(
         if type(parsed) is not dict:
             parsed = {"message": body.decode("utf-8", "replace")}
 
+    if op.oauth2_errors and status >= 400:
+        # botocore's _map_oauth2_errors: OAuth2 puts the text in "error_description".
+        description = parsed.get("error_description")
+        if description and not parsed.get("Message", parsed.get("message")):
+            parsed = {**parsed, "Message": description}
     message = parsed.get("message", parsed.get("Message", ""))
     # botocore: a null "__type" leaves the code empty; a null "code"/"Code" leaves it as is.
     code: Any = parsed.get("__type", str(status))
@@ -348,16 +387,33 @@ def parse_error(
 
     md = response_metadata(status, headers, retry_attempts, success=False)
     response: dict[str, Any] = {"Error": {"Message": message, "Code": code}, "ResponseMetadata": md}
-    if code in MODELED_ERRORS and isinstance(parsed.get("message"), str):
-        response["message"] = parsed["message"]
+    lifted = op.errors.get(code)
+    if lifted:
+        for member in lifted:
+            if isinstance(parsed.get(member), str):
+                response[member] = parsed[member]
     return response
 
 
-def error_class(code: str) -> type[ClientError]:
-    """The modeled exception class for a wire code, else :class:`ClientError`."""
-    return ERROR_CLASSES.get(code, ClientError)
+def error_class(code: str, modeled: Mapping[str, object] = MODELED_ERRORS) -> type[ClientError]:
+    """The modeled exception class for a wire code of a service, else :class:`ClientError`."""
+    if code in modeled:
+        return _ALL_ERROR_CLASSES.get(code, ClientError)
+    return ClientError
 
 
 def make_error(op: Operation, response: dict[str, Any]) -> ClientError:
     """The exception botocore would raise for this parsed error response."""
-    return error_class(response["Error"]["Code"])(response, op.api_name)
+    return error_class(response["Error"]["Code"], op.errors)(response, op.api_name)
+
+
+def build_body(op: Operation, params: Mapping[str, Any]) -> bytes | None:
+    """The JSON body of an operation with body members (``None`` values dropped)."""
+    if not op.body_members:
+        return None
+    body = {
+        m.name: list(value) if isinstance(value, tuple) else value
+        for m in op.body_members
+        if (value := params.get(m.name)) is not None
+    }
+    return json.dumps(body, separators=(",", ":")).encode()

@@ -35,12 +35,12 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from aiosso import _protocol
-from aiosso._operations import OPERATIONS, Operation
+from aiosso._operations import Operation
 from aiosso.config import RetryConfig
 from aiosso.exceptions import ClientError, HTTPClientError
 
@@ -250,14 +250,16 @@ class Retrier:
 
     __slots__ = ("_cfg", "_first_header", "_in_flight", "_limiters")
 
-    def __init__(self, config: RetryConfig, max_in_flight: int) -> None:
+    def __init__(
+        self, config: RetryConfig, max_in_flight: int, operations: Mapping[str, Operation]
+    ) -> None:
         self._cfg = config
         # Requests wait here, not in the connection pool, so the rate limiter is consulted
         # right before each request really goes out.
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._limiters: dict[str, AdaptiveRateLimiter] = {}
         if config.mode == "adaptive":
-            self._limiters = {name: AdaptiveRateLimiter() for name in OPERATIONS}
+            self._limiters = {name: AdaptiveRateLimiter() for name in operations}
         self._first_header = f"attempt=1; max={config.total_max_attempts}"
 
     @property
@@ -270,7 +272,12 @@ class Retrier:
         return self._limiters.get(op_name)
 
     async def call(
-        self, op: Operation, transport: Transport, url: str, headers: dict[str, str]
+        self,
+        op: Operation,
+        transport: Transport,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None = None,
     ) -> dict[str, Any]:
         """Send with retries; return the parsed result or raise the final error."""
         limiter = self._limiters.get(op.name)
@@ -280,17 +287,17 @@ class Retrier:
             async with self._in_flight:
                 if limiter is not None and limiter.enabled:
                     epoch = await limiter.acquire()
-                status, reply_headers, body = await transport.send(op.method, url, headers)
+                status, reply_headers, reply = await transport.send(op.method, url, headers, body)
         except HTTPClientError as exc:
             if self._cfg.total_max_attempts == 1:
                 raise
-            return await self._retry(op, transport, url, headers, exc)
+            return await self._retry(op, transport, url, headers, body, exc)
         if status < 300:
             if limiter is not None:
                 limiter.on_success()
             log.debug("%s: HTTP %d", op.api_name, status)
-            return _protocol.parse_success(op, status, reply_headers, body, 0)
-        response = _protocol.parse_error(op, status, reply_headers, body, 0)
+            return _protocol.parse_success(op, status, reply_headers, reply, 0)
+        response = _protocol.parse_error(op, status, reply_headers, reply, 0)
         retryable, throttle = _classify(status, response)
         if not retryable:
             raise _protocol.make_error(op, response)
@@ -299,7 +306,7 @@ class Retrier:
         first = _RetryableReply(response, throttle, retry_after_seconds(reply_headers))
         if self._cfg.total_max_attempts == 1:
             raise self._final_error(op, first, 1)
-        return await self._retry(op, transport, url, headers, first)
+        return await self._retry(op, transport, url, headers, body, first)
 
     def _on_throttle(self, op_name: str, epoch: int) -> None:
         if self._cfg.mode != "adaptive":
@@ -333,6 +340,7 @@ class Retrier:
         transport: Transport,
         url: str,
         headers: dict[str, str],
+        body: bytes | None,
         first: BaseException,
     ) -> dict[str, Any]:
         import tenacity
@@ -358,7 +366,7 @@ class Retrier:
                     if pending is not None:  # attempt 1 already happened on the lean path
                         exc, pending = pending, None
                         raise exc
-                    return await self._attempt(op, transport, url, headers, attempt)
+                    return await self._attempt(op, transport, url, headers, body, attempt)
         except _RetryableReply as failure:
             raise self._final_error(op, failure, attempt) from None
         raise AssertionError("unreachable: tenacity ended without an outcome")  # pragma: no cover
@@ -369,6 +377,7 @@ class Retrier:
         transport: Transport,
         url: str,
         headers: dict[str, str],
+        body: bytes | None,
         attempt: int,
     ) -> dict[str, Any]:
         limiter = self._limiters.get(op.name)
@@ -377,12 +386,12 @@ class Retrier:
         async with self._in_flight:
             if limiter is not None and limiter.enabled:
                 epoch = await limiter.acquire()
-            status, reply_headers, body = await transport.send(op.method, url, headers)
+            status, reply_headers, reply = await transport.send(op.method, url, headers, body)
         if status < 300:
             if limiter is not None:
                 limiter.on_success()
-            return _protocol.parse_success(op, status, reply_headers, body, attempt - 1)
-        response = _protocol.parse_error(op, status, reply_headers, body, attempt - 1)
+            return _protocol.parse_success(op, status, reply_headers, reply, attempt - 1)
+        response = _protocol.parse_error(op, status, reply_headers, reply, attempt - 1)
         retryable, throttle = _classify(status, response)
         if not retryable:
             raise _protocol.make_error(op, response)

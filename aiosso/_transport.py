@@ -1,12 +1,14 @@
 """The thin aiohttp adapter, and the one place where aiohttp/asyncio errors become aiosso's.
 
 It owns the ``aiohttp.ClientSession`` it creates (lazily, inside the running loop) and
-never closes one it was given.
+never closes one it was given. Reply bodies are bounded: a declared ``Content-Length`` over
+the limit is refused before reading, any other body is read with a running cap.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from typing import Final
 
 import aiohttp
@@ -20,6 +22,7 @@ from aiosso.exceptions import (
     EndpointConnectionError,
     HTTPClientError,
     ReadTimeoutError,
+    ResponseTooLargeError,
 )
 
 # aiohttp >= 3.10 tells connect and read timeouts apart by class; older ones by message.
@@ -39,13 +42,17 @@ _CLOSED: Final[tuple[type[BaseException], ...]] = (
 # aiohttp would add "Accept: */*" and "Content-Type: application/octet-stream".
 _SKIP_AUTO_HEADERS: Final = ("Accept", "Content-Type")
 
+# The default bound of a reply body: the API's largest page is a few tens of KiB.
+MAX_RESPONSE_BYTES: Final = 10 * 1024 * 1024
+_CHUNK: Final = 64 * 1024
+
 Reply = tuple[int, dict[str, str], bytes]
 
 
 class Transport:
     """Sends one HTTP exchange and returns ``(status, lower-cased headers, body)``."""
 
-    __slots__ = ("_closed", "_limit", "_owns", "_session", "_skip", "_timeout")
+    __slots__ = ("_closed", "_limit", "_max_body", "_owns", "_session", "_skip", "_ssl", "_timeout")
 
     def __init__(
         self,
@@ -54,8 +61,14 @@ class Transport:
         connect_timeout: float,
         read_timeout: float,
         max_pool_connections: int,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        verify: bool | ssl.SSLContext = True,
     ) -> None:
         self._session = session
+        self._max_body = max_response_bytes
+        # Per request, so it applies to a borrowed session too; True defers to the
+        # session's connector (aiohttp verifies certificates by default).
+        self._ssl = verify
         self._owns = session is None
         # An owned session skips those headers itself; a borrowed one is told per request.
         self._skip: tuple[str, ...] | None = None if session is None else _SKIP_AUTO_HEADERS
@@ -87,12 +100,15 @@ class Transport:
         )
         return self._session
 
-    async def send(self, method: str, url: str, headers: dict[str, str]) -> Reply:
+    async def send(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None = None
+    ) -> Reply:
         """Perform one exchange; never raises anything but aiosso errors or cancellation.
 
         Raises:
             ClientClosedError: the transport, or the session it was given, is closed.
             HTTPClientError: (a subclass naming the URL) the exchange failed.
+            ResponseTooLargeError: the body exceeds ``max_response_bytes`` (not read).
         """
         if self._closed:
             raise ClientClosedError(message="This client has been closed; create a new one.")
@@ -108,12 +124,22 @@ class Transport:
                 method,
                 URL(url, encoded=True),
                 headers=headers,
+                data=body,
                 timeout=self._timeout,
                 allow_redirects=False,
                 raise_for_status=False,
                 skip_auto_headers=self._skip,
+                ssl=self._ssl,
             ) as resp:
-                body = await resp.read()
+                length = resp.content_length
+                if (
+                    length is not None
+                    and length <= self._max_body
+                    and "Content-Encoding" not in resp.headers
+                ):
+                    body = await resp.read()  # the hot path: a small, declared body
+                else:
+                    body = await _read_capped(resp, self._max_body, url)
                 out: dict[str, str] = {}
                 for key, value in resp.headers.items():
                     key = key.lower()
@@ -140,6 +166,29 @@ class Transport:
         session, self._session = self._session, None
         if self._owns and session is not None and not session.closed:
             await session.close()
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, limit: int, url: str) -> bytes:
+    """The body, read incrementally and refused once past ``limit`` bytes.
+
+    A declared ``Content-Length`` over the limit is refused before reading anything; an
+    unsized (chunked) or compressed body is read chunk by chunk, the cap counting decoded
+    bytes (a small compressed reply can inflate to gigabytes). A refused reply's connection is
+    closed, not drained. Not retried: the same request would get the same reply.
+    """
+    length = resp.content_length
+    if length is None or length <= limit:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                break
+            chunks.append(chunk)
+        else:
+            return b"".join(chunks)
+    resp.close()
+    raise ResponseTooLargeError(endpoint_url=_public(url), limit=limit)
 
 
 def _translate(

@@ -6,8 +6,13 @@ Sub-commands:
   summarise).
 * ``aiosso emulator``: serve the portal emulator in the foreground (``python -m
   aiosso.testing``).
+* ``aiosso credential-process --profile X``: the ``Version: 1`` JSON a profile's
+  ``credential_process`` expects, for any AWS SDK or the AWS CLI.
+* ``aiosso export --profile X --format env|json|credential-process``: the same credentials
+  for a shell or a tool.
 
-Exit codes: 0 success, 1 failure, 2 usage error.
+Exit codes: 0 success, 1 unexpected failure, 2 usage or configuration error, 3 log in again
+(no token, expired or revoked session), 4 the service or the network failed.
 """
 
 from __future__ import annotations
@@ -41,6 +46,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     _demo.add_arguments(demo)
 
+    process = commands.add_parser(
+        "credential-process",
+        help="print a profile's credentials for credential_process",
+        description="Print the JSON a profile's credential_process must print (Version 1), "
+        "from the SSO session of the profile. Use it in ~/.aws/config as: "
+        "credential_process = aiosso credential-process --profile NAME",
+    )
+    _profile_options(process)
+    process.set_defaults(format="credential-process")
+
+    export = commands.add_parser(
+        "export",
+        help="print a profile's credentials as env, json or credential-process",
+        description="Print the role credentials of an SSO profile.",
+    )
+    _profile_options(export)
+    export.add_argument(
+        "--format",
+        choices=("env", "env-no-export", "json", "credential-process"),
+        default="env",
+        help="output format (default env: export lines for a POSIX shell)",
+    )
+
     commands.add_parser(
         "emulator",
         help="serve the portal emulator until interrupted",
@@ -48,6 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the local portal emulator (see 'aiosso emulator --help').",
     )
     return parser
+
+
+def _profile_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile", help="the AWS config profile (default: AWS_PROFILE, then 'default')"
+    )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="do not read or write the AWS CLI's role-credential cache (~/.aws/cli/cache)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,6 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from aiosso import _demo
 
         return _demo.main(args)
+    if args.command in ("credential-process", "export"):
+        from aiosso import _commands
+
+        return _commands.run(
+            lambda: _commands.export_credentials(args, sys.stdout), profile=args.profile
+        )
     parser.print_help(sys.stderr)
     return 2
 

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
-import uuid
-import warnings
 from collections.abc import AsyncIterator, Callable, Mapping
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn, cast, overload
+from typing import TYPE_CHECKING, ClassVar, Final, Literal, NoReturn, cast, overload
 
-import aiohttp
-import attrs
-
-from aiosso import _fanout, _protocol, _retry
-from aiosso._endpoints import resolve
+from aiosso import _fanout, _protocol
+from aiosso._base import ClientMeta, ServiceClient
 from aiosso._fanout import AccountFailure, FanOutProgress
 from aiosso._operations import (
     ENDPOINT_PREFIX,
@@ -26,14 +19,9 @@ from aiosso._operations import (
     SERVICE_ID,
     Operation,
 )
-from aiosso._transport import Transport
-from aiosso._version import VERSION
-from aiosso.config import ClientConfig
 from aiosso.exceptions import (
-    ClientClosedError,
     ClientError,
     InvalidRequestException,
-    NoRegionError,
     OperationNotPageableError,
     ResourceNotFoundException,
     TooManyRequestsException,
@@ -41,7 +29,7 @@ from aiosso.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from typing_extensions import Self, Unpack
+    from typing_extensions import Unpack
 
     from aiosso.paginate import ListAccountRolesPaginator, ListAccountsPaginator
     from aiosso.type_defs import (
@@ -62,7 +50,6 @@ __all__ = ["AsyncSSOClient", "ClientMeta", "SSOExceptions"]
 log = logging.getLogger("aiosso")
 
 _ClientError = ClientError
-_TOKEN_HEADER: Final = "x-amz-sso_bearer_token"
 
 
 class SSOExceptions:
@@ -78,37 +65,20 @@ class SSOExceptions:
         """The modeled class for an exact wire error code, else :class:`ClientError`."""
         return _protocol.error_class(code)
 
-    def __getattr__(self, name: str) -> NoReturn:
-        # Only reached for names that do not exist: botocore's message lists the valid ones.
-        valid = ", ".join(sorted(_protocol.ERROR_CLASSES))
-        raise AttributeError(
-            f"{self!r} object has no attribute {name}. Valid exceptions are: {valid}"
-        )
+    if not TYPE_CHECKING:  # so that mypy still flags misspelt exception names
+
+        def __getattr__(self, name: str) -> NoReturn:
+            # Only reached for names that do not exist: botocore's message lists them.
+            valid = ", ".join(sorted(_protocol.ERROR_CLASSES))
+            raise AttributeError(
+                f"{self!r} object has no attribute {name}. Valid exceptions are: {valid}"
+            )
 
 
 _EXCEPTIONS: Final = SSOExceptions()
 
 
-@attrs.frozen
-class ClientMeta:
-    """``client.meta``: what the client resolved at construction."""
-
-    region_name: str | None
-    endpoint_url: str
-    config: ClientConfig
-    partition: str
-    service_id: str = SERVICE_ID
-    method_to_api_mapping: dict[str, str] = attrs.field(
-        factory=lambda: {name: op.api_name for name, op in sorted(OPERATIONS.items())}
-    )
-
-
-def _env(name: str) -> str | None:
-    value = os.environ.get(name)
-    return value if value else None
-
-
-class AsyncSSOClient:
+class AsyncSSOClient(ServiceClient):
     """An asyncio client for the IAM Identity Center portal API, a drop-in for
     aiobotocore's ``sso`` client.
 
@@ -130,99 +100,13 @@ class AsyncSSOClient:
         InvalidEndpointError: the endpoint URL is unusable, or plain http off loopback.
     """
 
+    _OPERATIONS: ClassVar[Mapping[str, Operation]] = OPERATIONS
+    _SERVICE_ID: ClassVar[str] = SERVICE_ID
+    _ENDPOINT_PREFIX: ClassVar[str] = ENDPOINT_PREFIX
+    _ENDPOINT_ENV: ClassVar[str] = "AWS_ENDPOINT_URL_SSO"
+
     exceptions: Final = _EXCEPTIONS
     waiter_names: Final[list[str]] = []
-
-    def __init__(
-        self,
-        region_name: str | None = None,
-        *,
-        endpoint_url: str | None = None,
-        session: aiohttp.ClientSession | None = None,
-        config: ClientConfig | None = None,
-    ) -> None:
-        config = ClientConfig() if config is None else config
-        region = region_name or _env("AWS_REGION") or _env("AWS_DEFAULT_REGION")
-        if (
-            endpoint_url is None
-            and (_env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") or "").lower() != "true"
-        ):
-            endpoint_url = _env("AWS_ENDPOINT_URL_SSO") or _env("AWS_ENDPOINT_URL")
-        if region is None and endpoint_url is None:
-            raise NoRegionError()
-        resolved = resolve(
-            prefix=ENDPOINT_PREFIX,
-            region=region,
-            endpoint_url=endpoint_url,
-            use_fips=config.resolved_fips(),
-            use_dualstack=config.resolved_dualstack(),
-            allow_http=config.allow_http,
-        )
-        self.meta: Final = ClientMeta(
-            region_name=resolved.region_name,
-            endpoint_url=resolved.url,
-            config=config,
-            partition=resolved.partition,
-        )
-        self._transport = Transport(
-            session=session,
-            connect_timeout=config.connect_timeout,
-            read_timeout=config.read_timeout,
-            max_pool_connections=config.max_pool_connections,
-        )
-        self._validate = config.parameter_validation
-        base = resolved.url.rstrip("/")
-        self._urls: dict[str, str] = {name: base + op.path for name, op in OPERATIONS.items()}
-        self._static_headers: dict[str, str] = {
-            "User-Agent": _protocol.user_agent(
-                version=VERSION,
-                retry_mode=config.retries.mode,
-                appid=config.resolved_appid(),
-                extra=config.user_agent_extra,
-            ),
-            "Accept-Encoding": "identity",
-        }
-        self._retrier = _retry.Retrier(config.retries, config.max_pool_connections)
-
-    def __repr__(self) -> str:
-        state = "closed" if self._transport.closed else "open"
-        return (
-            f"<AsyncSSOClient region_name={self.meta.region_name!r} "
-            f"endpoint_url={self.meta.endpoint_url!r} {state}>"
-        )
-
-    # ------------------------------------------------------------------ lifecycle
-
-    async def __aenter__(self) -> Self:
-        if self._transport.closed:
-            self._raise_closed()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        """Release the connections this client owns; idempotent. A borrowed session stays open."""
-        await self._transport.close()
-
-    def __del__(self, _warn: Any = warnings.warn) -> None:
-        transport = getattr(self, "_transport", None)
-        if transport is not None and transport.owns_open_session:
-            _warn(
-                f"Unclosed {self!r}: use 'async with' or 'await client.close()'",
-                ResourceWarning,
-                source=self,
-                stacklevel=1,
-            )
-
-    @staticmethod
-    def _raise_closed() -> NoReturn:
-        raise ClientClosedError(message="This client has been closed; create a new one.")
 
     # ------------------------------------------------------------------ operations
 
@@ -303,20 +187,6 @@ class AsyncSSOClient:
             As :meth:`get_role_credentials` (there is no ``ResourceNotFoundException``).
         """
         return cast("LogoutResponseTypeDef", await self._call(LOGOUT, kwargs))
-
-    async def _call(self, op: Operation, params: Mapping[str, Any]) -> dict[str, Any]:
-        if self._transport.closed:
-            self._raise_closed()
-        if self._validate:
-            _protocol.validate(op, params)
-        _protocol.check_header_values(op, params)
-        url = self._urls[op.name] + _protocol.build_query(op, params)
-        headers = dict(self._static_headers)
-        token = params.get("accessToken")
-        if token is not None:
-            headers[_TOKEN_HEADER] = token
-        headers["amz-sdk-invocation-id"] = str(uuid.uuid4())
-        return await self._retrier.call(op, self._transport, url, headers)
 
     # ------------------------------------------------------------------ fan-out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -29,6 +30,21 @@ def _check_attempts(_inst: object, _attribute: attrs.Attribute[Any], value: obje
         raise ValueError(
             f'Value provided to "total_max_attempts": {value!r} must be an integer '
             "greater than or equal to 1."
+        )
+
+
+def _check_max_response_bytes(
+    _inst: object, attribute: attrs.Attribute[Any], value: object
+) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{attribute.name} must be an integer of at least 1, got {value!r}")
+
+
+def _check_verify(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    # Only True, False or a context: a truthy string such as "false" must not pass for True.
+    if not isinstance(value, (bool, ssl.SSLContext)):
+        raise TypeError(
+            f"{attribute.name} must be True, False or an ssl.SSLContext, not {type(value).__name__}"
         )
 
 
@@ -152,6 +168,14 @@ class ClientConfig:
             ``{"mode", "max_attempts", "total_max_attempts"}``.
         allow_http: allow a plain ``http://`` endpoint to a host that is not loopback. Off by
             default: a bearer token must not cross a network in clear text.
+        max_response_bytes: the largest reply body accepted, in bytes (default 10 MiB; the
+            API's pages are a few KiB). A larger one raises :class:`~aiosso.ResponseTooLargeError`
+            without being read into memory, and is not retried.
+        verify: TLS certificate verification. ``True`` (default) verifies against the system
+            trust store (or, with a borrowed session, as its connector does); an
+            ``ssl.SSLContext`` is used as given (e.g. ``ssl.create_default_context(cafile=...)``
+            for a private CA); ``False`` turns verification off, which only an explicit
+            setting can do.
     """
 
     connect_timeout: float = attrs.field(default=60.0, validator=_positive)
@@ -164,6 +188,10 @@ class ClientConfig:
     parameter_validation: bool = True
     retries: RetryConfig = attrs.field(factory=RetryConfig, converter=_to_retry_config)
     allow_http: bool = False
+    max_response_bytes: int = attrs.field(
+        default=10 * 1024 * 1024, validator=_check_max_response_bytes
+    )
+    verify: bool | ssl.SSLContext = attrs.field(default=True, validator=_check_verify)
 
     def resolved_fips(self) -> bool:
         """The FIPS setting after falling back to ``AWS_USE_FIPS_ENDPOINT``."""

@@ -8,7 +8,20 @@ working when the import line changes::
     │   ├── InvalidRequestException      400
     │   ├── UnauthorizedException        401: token expired, revoked or logged out
     │   ├── ResourceNotFoundException    404
-    │   └── TooManyRequestsException     429: throttled
+    │   ├── TooManyRequestsException     429: throttled
+    │   ├── AccessDeniedException        SSO-OIDC 400: the user denied the request
+    │   ├── AuthorizationPendingException  SSO-OIDC 400: not approved yet, keep polling
+    │   ├── ExpiredTokenException        SSO-OIDC 400: the device or authorization code expired
+    │   ├── InternalServerException      SSO-OIDC 500
+    │   ├── InvalidClientException       SSO-OIDC 401: bad or expired client registration
+    │   ├── InvalidClientMetadataException  SSO-OIDC 400
+    │   ├── InvalidGrantException        SSO-OIDC 400: refresh token, code or device code invalid
+    │   ├── InvalidRedirectUriException  SSO-OIDC 400
+    │   ├── InvalidRequestRegionException  SSO-OIDC 400
+    │   ├── InvalidScopeException        SSO-OIDC 400
+    │   ├── SlowDownException            SSO-OIDC 400: polling too fast
+    │   ├── UnauthorizedClientException  SSO-OIDC 400
+    │   └── UnsupportedGrantTypeException  SSO-OIDC 400
     ├── ParamValidationError             bad parameters, raised before any I/O (also ValueError)
     ├── NoRegionError                    neither a region nor an endpoint URL was given
     ├── InvalidRegionError               the region is not a valid host label (also ValueError)
@@ -16,6 +29,15 @@ working when the import line changes::
     ├── OperationNotPageableError        get_paginator() on an operation without pages
     ├── PaginationError                  the service returned the same nextToken twice
     ├── ClientClosedError                the client was used after close() (also RuntimeError)
+    ├── InvalidConfigError               ~/.aws/config is not a usable SSO setup (also ValueError)
+    │   └── ConfigParseError             ... or is not valid INI
+    ├── ProfileNotFound                  the named profile is not in ~/.aws/config
+    ├── SSOTokenLoadError                no usable token in ~/.aws/sso/cache: log in
+    ├── UnauthorizedSSOTokenError        the SSO session expired and cannot be refreshed: log in
+    ├── TokenRetrievalError              a token could not be refreshed
+    ├── CacheFileError                   a cache file or its folder is unusable or unsafe
+    │   ├── CorruptCacheFileError        ... not a JSON object (truncated, empty, ...)
+    │   └── CacheLockTimeoutError        its lock was held too long (also TimeoutError)
     ├── ResponseParserError              a reply that is not what the API promises
     ├── ResponseTooLargeError            a reply beyond ``max_response_bytes`` (not read)
     └── HTTPClientError                  the HTTP exchange itself failed
@@ -32,26 +54,48 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AccessDeniedException",
     "AioSSOError",
+    "AuthorizationPendingException",
+    "CacheFileError",
+    "CacheLockTimeoutError",
     "ClientClosedError",
     "ClientError",
+    "ConfigParseError",
     "ConnectTimeoutError",
     "ConnectionClosedError",
+    "CorruptCacheFileError",
     "EndpointConnectionError",
+    "ExpiredTokenException",
     "HTTPClientError",
+    "InternalServerException",
+    "InvalidClientException",
+    "InvalidClientMetadataException",
+    "InvalidConfigError",
     "InvalidEndpointError",
+    "InvalidGrantException",
+    "InvalidRedirectUriException",
     "InvalidRegionError",
     "InvalidRequestException",
+    "InvalidRequestRegionException",
+    "InvalidScopeException",
     "NoRegionError",
     "OperationNotPageableError",
     "PaginationError",
     "ParamValidationError",
+    "ProfileNotFound",
     "ReadTimeoutError",
     "ResourceNotFoundException",
     "ResponseParserError",
     "ResponseTooLargeError",
+    "SSOTokenLoadError",
+    "SlowDownException",
+    "TokenRetrievalError",
     "TooManyRequestsException",
+    "UnauthorizedClientException",
     "UnauthorizedException",
+    "UnauthorizedSSOTokenError",
+    "UnsupportedGrantTypeException",
 ]
 
 
@@ -124,6 +168,58 @@ class ResourceNotFoundException(ClientError):
 
 class TooManyRequestsException(ClientError):
     """429: the service throttled the request (retried automatically before surfacing)."""
+
+
+class AccessDeniedException(ClientError):
+    """400 (SSO-OIDC): the user denied the authorization, or KMS refused access."""
+
+
+class AuthorizationPendingException(ClientError):
+    """400 (SSO-OIDC): the user has not approved the device yet; keep polling."""
+
+
+class ExpiredTokenException(ClientError):
+    """400 (SSO-OIDC): the device code or authorization code expired; start again."""
+
+
+class InternalServerException(ClientError):
+    """500 (SSO-OIDC): a server-side failure."""
+
+
+class InvalidClientException(ClientError):
+    """401 (SSO-OIDC): the client id or secret is wrong or the registration expired."""
+
+
+class InvalidClientMetadataException(ClientError):
+    """400 (SSO-OIDC): the registration request is invalid."""
+
+
+class InvalidGrantException(ClientError):
+    """400 (SSO-OIDC): the grant (refresh token, code, device code) is invalid or used."""
+
+
+class InvalidRedirectUriException(ClientError):
+    """400 (SSO-OIDC): the redirect URI is not registered."""
+
+
+class InvalidRequestRegionException(ClientError):
+    """400 (SSO-OIDC): the request went to the wrong region."""
+
+
+class InvalidScopeException(ClientError):
+    """400 (SSO-OIDC): a requested scope is invalid."""
+
+
+class SlowDownException(ClientError):
+    """400 (SSO-OIDC): polling too fast; add 5 seconds to the interval."""
+
+
+class UnauthorizedClientException(ClientError):
+    """400 (SSO-OIDC): the client may not use this grant."""
+
+
+class UnsupportedGrantTypeException(ClientError):
+    """400 (SSO-OIDC): the grant type is not supported."""
 
 
 class ParamValidationError(AioSSOError, ValueError):
@@ -214,6 +310,76 @@ class ConnectionClosedError(HTTPClientError):
 
 
 class ResponseTooLargeError(AioSSOError):
-    """The reply's body exceeds ``ClientConfig.max_response_bytes``; it is not read (not retried)."""
+    """The body exceeds ``ClientConfig.max_response_bytes``: it is not read, nor retried."""
 
     fmt = 'Response from endpoint URL "{endpoint_url}" exceeds {limit} bytes'
+
+
+class InvalidConfigError(AioSSOError, ValueError):
+    """The config file is readable but does not describe a usable SSO profile or session.
+
+    The message names the profile or session and the offending keys, with botocore's wording
+    where botocore has one.
+    """
+
+    fmt = "{error_msg}"
+
+
+class ConfigParseError(InvalidConfigError):
+    """The config file cannot be read or is not valid INI.
+
+    The message names the file and the line numbers, never the content of a line (a config
+    file may hold secrets).
+    """
+
+    fmt = "Unable to parse config file: {path}: {reason}"
+
+
+class ProfileNotFound(AioSSOError):
+    """The named profile is not in the config file (botocore's name and message)."""
+
+    fmt = "The config profile ({profile}) could not be found"
+
+
+class SSOTokenLoadError(AioSSOError):
+    """No usable SSO token in the cache: absent, incomplete or unreadable (botocore's name).
+
+    Messages are botocore's where it has them: ``Error loading SSO Token: Token for my-sso
+    does not exist`` and ``Error loading SSO Token: Token for <start URL> is invalid``.
+    Running ``aws sso login`` (or aiosso's login) replaces the file.
+    """
+
+    fmt = "Error loading SSO Token: {error_msg}"
+
+
+class CacheFileError(AioSSOError):
+    """A cache file or directory cannot be used safely: I/O error, unsafe permissions.
+
+    ``e.kwargs["path"]`` is the file or directory concerned.
+    """
+
+    fmt = "{error_msg}"
+
+
+class CorruptCacheFileError(CacheFileError):
+    """A cache file exists but is not a JSON object (truncated, empty, not UTF-8, too big)."""
+
+
+class CacheLockTimeoutError(CacheFileError, TimeoutError):
+    """Another process or task held a cache lock for longer than the caller would wait."""
+
+
+class UnauthorizedSSOTokenError(AioSSOError):
+    """The SSO session is expired or invalid and cannot be refreshed: log in again."""
+
+    fmt = (
+        "The SSO session associated with this profile has expired or is otherwise invalid. "
+        "To refresh this SSO session run aws sso login (or aiosso login) with the "
+        "corresponding profile."
+    )
+
+
+class TokenRetrievalError(AioSSOError):
+    """A token provider could not produce a valid token (botocore's name and message)."""
+
+    fmt = "Error when retrieving token from {provider}: {error_msg}"

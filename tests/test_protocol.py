@@ -16,6 +16,7 @@ from aiosso._operations import (
     LIST_ACCOUNTS,
     LOGOUT,
     MODELED_ERRORS,
+    OIDC_OPERATIONS,
     OPERATIONS,
     Operation,
 )
@@ -654,10 +655,35 @@ def test_operation_table_matches_botocore_model() -> None:
             assert member.sensitive == bool(ms.metadata.get("sensitive"))
             assert member.min_value == ms.metadata.get("min")
             assert member.max_value == ms.metadata.get("max")
-        assert op.errors == tuple(e.name for e in om.error_shapes)
+        # op.errors is the service's set of modeled errors (botocore's from_code is too),
+        # with the members each lifts to the top of e.response.
+        assert {e.name for e in om.error_shapes} <= set(op.errors)
+        assert set(op.errors) == {e.name for e in model.error_shapes}
         assert _spec(op.output) == _botocore_spec(om.output_shape)
         for name in op.errors:
             assert MODELED_ERRORS[name] == model.shape_for(name).metadata["error"]["httpStatusCode"]
+            assert op.errors[name] == tuple(model.shape_for(name).members)
+
+
+def test_oidc_operation_table_matches_botocore_model() -> None:
+    """The SSO-OIDC operations match botocore's sso-oidc model: body members, outputs, errors."""
+    session = pytest.importorskip("botocore.session")
+    model = session.get_session().get_service_model("sso-oidc")
+    for op in OIDC_OPERATIONS.values():
+        om = model.operation_model(op.api_name)
+        assert (op.method, op.path) == (om.http["method"], om.http["requestUri"])
+        shape = om.input_shape
+        assert op.required == tuple(shape.required_members)
+        assert op.member_names == tuple(shape.members)
+        for member in op.members:
+            ms = shape.members[member.name]
+            assert (member.location, member.wire_name) == ("body", member.name)
+            assert member.type is {"string": str, "list": list}[ms.type_name]
+            assert member.sensitive == bool(ms.metadata.get("sensitive"))
+        assert set(op.errors) == {e.name for e in model.error_shapes}
+        for name, members in op.errors.items():
+            assert members == tuple(model.shape_for(name).members)
+        assert [k for k, _ in op.output] == list(om.output_shape.members)
 
 
 def _spec(spec: Any) -> Any:

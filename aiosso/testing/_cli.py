@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from ._emulator import PortalEmulator
 from ._faults import Faults, RateLimit
+from ._oidc import OIDCSettings
 
 __all__ = ["build_parser", "main"]
 
@@ -52,6 +53,22 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser.add_argument(
         "--drop-rate", type=float, default=0.0, help="probability of a dropped connection"
     )
+    oidc = parser.add_argument_group("SSO-OIDC (same URL: /client/register, /token, /authorize)")
+    oidc.add_argument(
+        "--approval",
+        choices=("auto", "deny"),
+        default="auto",
+        help="the emulated user's answer to device codes and /authorize (default auto)",
+    )
+    oidc.add_argument(
+        "--device-interval", type=int, default=5, help="device-code polling interval, s (5)"
+    )
+    oidc.add_argument(
+        "--access-token-ttl",
+        type=float,
+        default=3600.0,
+        help="lifetime of access tokens issued by CreateToken, s (3600)",
+    )
     return parser
 
 
@@ -81,6 +98,11 @@ def _emulator_from(args: argparse.Namespace) -> PortalEmulator:
         seed=args.seed,
         host=args.host,
         port=args.port,
+        oidc=OIDCSettings(
+            approval=args.approval,
+            device_interval=args.device_interval,
+            access_token_ttl=args.access_token_ttl,
+        ),
     )
 
 

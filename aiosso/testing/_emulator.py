@@ -1,9 +1,13 @@
 """PortalEmulator: the IAM Identity Center portal API served by ``aiohttp.web`` on loopback.
 
-The four operations answer byte-for-byte the way the service does as far as botocore can tell
+The four portal operations answer byte-for-byte the way the service does as far as botocore can tell
 (paths, query names, header, JSON keys, ``x-amzn-ErrorType`` / ``x-amzn-RequestId`` headers), so
 botocore, aiobotocore and aiosso all parse it as the real thing. This module must not import the
 aiosso client: it is the independent oracle the client is tested against.
+
+The same server also speaks SSO-OIDC (``/client/register``, ``/device_authorization``,
+``/token``, ``/authorize``; see ``_oidc.py``), so one base URL is both the portal and the OIDC
+endpoint.
 """
 
 from __future__ import annotations
@@ -20,10 +24,30 @@ from types import TracebackType
 
 from aiohttp import web
 
-from ._faults import FaultEngine, FaultKind, Faults, Injection, RateLimit, RateLimiter
+from ._faults import (
+    OIDC_OPERATIONS,
+    FaultEngine,
+    FaultKind,
+    Faults,
+    Injection,
+    RateLimit,
+    RateLimiter,
+)
 from ._faults import retry_after_headers as _retry_after_headers
+from ._oidc import (
+    OIDC_ROUTES,
+    SECRET_QUERY,
+    VERIFICATION_PATH,
+    ClientRegistration,
+    OIDCError,
+    OIDCService,
+    OIDCSettings,
+    TokenPair,
+    oidc_error_response,
+    redact_body,
+)
 from ._org import Organisation, OrganisationLike, TokenState, TokenStore
-from ._stats import REDACTED, EmulatorStats, RequestRecord, StatsCollector
+from ._stats import REDACTED, EmulatorStats, OIDCStats, RequestRecord, StatsCollector
 from ._wire import (
     COMPACT,
     JSON,
@@ -44,7 +68,9 @@ class PortalEmulator:
     """A local IAM Identity Center portal (``portal.sso``) for tests and benchmarks.
 
     Use ``async with PortalEmulator(...) as emu:`` (or ``await emu.start()`` /
-    ``await emu.close()``) and point a client at ``emu.url`` with ``emu.token``.
+    ``await emu.close()``) and point a client at ``emu.url`` with ``emu.token``. ``emu.url`` is
+    also the SSO-OIDC endpoint (RegisterClient, StartDeviceAuthorization, CreateToken and the
+    browser's ``GET /authorize``); access tokens it issues are portal tokens of this emulator.
 
     Args:
         organisation: explicit accounts: an :class:`Organisation`, ``{account_id: [roles]}`` or
@@ -64,6 +90,9 @@ class PortalEmulator:
         port: TCP port; 0 picks a free one.
         log_limit: how many :class:`RequestRecord` entries to keep (oldest dropped first).
         clock: monotonic clock (seconds) for token expiry and rate limiting.
+        oidc: :class:`OIDCSettings` for the SSO-OIDC service (approval mode, device-code
+            interval and expiry, token lifetimes, refresh-token rotation...); default
+            ``OIDCSettings()``.
 
     Raises:
         ValueError: invalid organisation or settings.
@@ -86,6 +115,7 @@ class PortalEmulator:
         port: int = 0,
         log_limit: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
+        oidc: OIDCSettings | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
@@ -105,6 +135,7 @@ class PortalEmulator:
         self._limiter = RateLimiter(rate_limit, clock)
         self._faults = FaultEngine(faults, seed)
         self._stats = StatsCollector(log_limit)
+        self._oidc = OIDCService(oidc or OIDCSettings(), self._tokens, self._stats, clock, seed)
         self._page_tokens = PageTokens(random.Random(f"aiosso-pages-{seed}").randbytes(32))
         self._credentials_issued = 0
         self._account_items = {
@@ -264,13 +295,15 @@ class PortalEmulator:
         retry_after: float | None = None,
         delay: float = 0.0,
     ) -> None:
-        """Script the next ``count`` requests to ``operation`` (None: any) to fail.
+        """Script the next ``count`` requests to ``operation`` (None: any portal one) to fail.
 
         The first ``after`` matching requests are served normally. Scripted failures take
         precedence over random :attr:`faults` and are used in the order queued. See
         :class:`Injection` for the meaning of ``kind``, ``status``, ``code``, ``message``,
         ``retry_after`` and ``delay``; e.g. ``fail_next("ListAccounts", status=429,
         code="TooManyRequestsException", retry_after=1)`` or ``fail_next(kind="drop")``.
+        SSO-OIDC operations (``"CreateToken"``...) fail only when named; with a ``code`` they
+        answer the OAuth-style body (``error``, ``error_description`` = ``message``).
 
         Raises:
             ValueError: unknown operation name, ``count < 1`` or ``after < 0``.
@@ -287,6 +320,178 @@ class PortalEmulator:
     def pending_failures(self) -> int:
         """Scripted failures not yet used."""
         return self._faults.pending
+
+    # -- SSO-OIDC --------------------------------------------------------------------------
+
+    @property
+    def oidc_settings(self) -> OIDCSettings:
+        """The SSO-OIDC settings; assigning new ones takes effect for the next request
+        (device codes keep the interval and expiry they were issued with)."""
+        return self._oidc.settings
+
+    @oidc_settings.setter
+    def oidc_settings(self, value: OIDCSettings) -> None:
+        if not isinstance(value, OIDCSettings):
+            raise TypeError("oidc_settings must be an OIDCSettings")
+        self._oidc.settings = value
+
+    def register_client(
+        self,
+        name: str = "aiosso-test-client",
+        *,
+        scopes: Sequence[str] = ("sso:account:access",),
+        grant_types: Sequence[str] | None = None,
+        redirect_uris: Sequence[str] = (),
+        issuer_url: str | None = None,
+        expires_in: float | None = None,
+    ) -> ClientRegistration:
+        """Register an OIDC client without HTTP (not counted in :attr:`oidc_stats`).
+
+        The default (scopes, no grant types) is what the AWS CLI's device flow registers for an
+        sso-session: it may use the device-code and refresh-token grants. For the PKCE flow pass
+        ``grant_types=["authorization_code", "refresh_token"]`` and
+        ``redirect_uris=["http://127.0.0.1/oauth/callback"]``.
+
+        Args:
+            expires_in: seconds until the registration expires (default
+                ``oidc_settings.registration_ttl``).
+
+        Returns:
+            ``(client_id, client_secret, expires_at)``, ``expires_at`` in epoch seconds (the
+            ``clientSecretExpiresAt`` of RegisterClient).
+
+        Raises:
+            ValueError: an unknown grant type or a malformed redirect URI.
+        """
+        try:
+            client = self._oidc.register(
+                name,
+                scopes=scopes,
+                redirect_uris=redirect_uris,
+                grant_types=grant_types,
+                issuer_url=issuer_url,
+                expires_in=expires_in,
+            )
+        except OIDCError as err:
+            raise ValueError(err.description) from None
+        return ClientRegistration(client.client_id, client.client_secret, client.epoch_expires_at)
+
+    def issue_token_pair(
+        self,
+        client_id: str,
+        *,
+        expires_in: float | None = None,
+        refresh_expires_in: float | None = None,
+        accounts: Sequence[str] | None = None,
+    ) -> TokenPair:
+        """Sign in without HTTP: a new session of ``client_id`` with a refresh token.
+
+        Seeds token caches for token-provider tests: the access token is a portal token, the
+        refresh token works with the ``refresh_token`` grant of that client.
+
+        Args:
+            expires_in: access token lifetime in seconds (default
+                ``oidc_settings.access_token_ttl``); <= 0 is already expired.
+            refresh_expires_in: session (refresh token) lifetime in seconds (default
+                ``oidc_settings.refresh_token_ttl``).
+            accounts: account ids the tokens may see (default: the whole organisation).
+
+        Raises:
+            KeyError: unknown ``client_id``.
+            ValueError: an account id is not in the organisation.
+        """
+        client = self._oidc.client(client_id)
+        access, refresh, expires = self._oidc.issue(
+            client,
+            accounts,
+            client.scopes,
+            refresh=True,
+            access_ttl=expires_in,
+            session_ttl=refresh_expires_in,
+        )
+        assert refresh is not None
+        return TokenPair(access, refresh, expires)
+
+    def expire_refresh_token(self, refresh_token: str) -> None:
+        """Make ``refresh_token`` expired from now on (``InvalidGrantException``).
+
+        Raises:
+            KeyError: unknown refresh token.
+        """
+        self._oidc.expire_refresh_token(refresh_token)
+
+    def expire_registration(self, client_id: str) -> None:
+        """Make a client registration expired from now on (401 ``InvalidClientException``).
+
+        Raises:
+            KeyError: unknown client id.
+        """
+        self._oidc.expire_registration(client_id)
+
+    @property
+    def pending_user_codes(self) -> tuple[str, ...]:
+        """User codes of device authorizations still awaiting a decision."""
+        return self._oidc.pending_user_codes
+
+    def approve_device(
+        self, user_code: str | None = None, *, accounts: Sequence[str] | None = None
+    ) -> str:
+        """Approve a pending device authorization, as the user would in the browser.
+
+        Args:
+            user_code: e.g. ``"BCDF-GHJK"``; None approves the only pending one.
+            accounts: account ids the issued tokens may see (default: all).
+
+        Returns:
+            The user code approved.
+
+        Raises:
+            LookupError: ``user_code`` is None and not exactly one is pending.
+            KeyError: unknown user code.
+            ValueError: that device code was already approved, denied or used.
+        """
+        return self._oidc.decide_device(user_code, True, accounts)
+
+    def deny_device(self, user_code: str | None = None) -> str:
+        """Deny a pending device authorization (polls then get ``AccessDeniedException``).
+
+        Raises:
+            LookupError, KeyError, ValueError: as :meth:`approve_device`.
+        """
+        return self._oidc.decide_device(user_code, False, None)
+
+    @property
+    def pending_authorizations(self) -> tuple[str, ...]:
+        """``state`` values of ``/authorize`` requests awaiting a decision (manual approval)."""
+        return self._oidc.pending_authorizations
+
+    def approve_authorization(
+        self, state: str | None = None, *, accounts: Sequence[str] | None = None
+    ) -> str:
+        """Approve a pending ``/authorize`` request (``approval="manual"``).
+
+        Returns:
+            The callback URL the browser would be redirected to,
+            ``<redirect_uri>?code=...&state=...``; the test fetches it to finish the login.
+
+        Raises:
+            LookupError: ``state`` is None and not exactly one request is pending.
+            KeyError: no pending request has that state.
+        """
+        return self._oidc.decide_authorization(state, True, accounts)
+
+    def deny_authorization(self, state: str | None = None) -> str:
+        """Deny a pending ``/authorize`` request; returns the ``?error=access_denied`` callback.
+
+        Raises:
+            LookupError, KeyError: as :meth:`approve_authorization`.
+        """
+        return self._oidc.decide_authorization(state, False, None)
+
+    @property
+    def oidc_stats(self) -> OIDCStats:
+        """A snapshot of the SSO-OIDC counters (also ``stats.oidc``)."""
+        return self._stats.oidc.snapshot()
 
     # -- observation -----------------------------------------------------------------------
 
@@ -310,35 +515,53 @@ class PortalEmulator:
         path = request.path
         if path.startswith("/_emulator/"):
             return self._admin(request, path)
+        if path == VERIFICATION_PATH and request.method == "GET":
+            return self._oidc.verification_page(request)
         stats = self._stats
         stats.total += 1
         stats.in_flight += 1
         stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
-        operation = ROUTES.get((request.method, path))
+        key = (request.method, path)
+        operation = ROUTES.get(key) or OIDC_ROUTES.get(key)
+        if operation == "CreateToken" and "aws_iam" in request.query:
+            operation = "CreateTokenWithIAM"
         stats.requests[operation or "Unknown"] += 1
         raw_token = request.headers.get(TOKEN_HEADER)
         fault: str | None = None
         response: web.StreamResponse | None = None
+        raw_body = b""
         try:
             if operation is None:
                 raise ServiceError(404, "UnknownOperationException", "Unknown operation")
+            oidc = operation in OIDC_OPERATIONS
+            if oidc and request.method == "POST":
+                raw_body = await request.read()
             delay, injection = self._faults.pick(operation)
             if delay > 0:
                 await asyncio.sleep(delay)
             if injection is None:
-                response = self._serve(request, operation, raw_token)
+                if oidc:
+                    response = self._oidc.serve(request, operation, raw_body)
+                else:
+                    response = self._serve(request, operation, raw_token)
             else:
                 fault = injection.kind
                 stats.faults[fault] += 1
-                response = await inject(request, injection)
+                if oidc and injection.kind == "error" and injection.code is not None:
+                    message = injection.message or injection.code
+                    response = oidc_error_response(injection.status, injection.code, message)
+                else:
+                    response = await inject(request, injection)
         except ServiceError as err:
             response = error_response(err.status, err.code, err.message, err.headers)
+        except OIDCError as err:
+            response = oidc_error_response(err.status, err.code, err.description)
         finally:
             stats.in_flight -= 1
         status = None if response is None else response.status
         if status is not None:
             stats.statuses[status] += 1
-        stats.log.append(self._record(request, operation, status, raw_token, fault))
+        stats.log.append(self._record(request, operation, status, raw_token, fault, raw_body))
         if response is None:
             # The transport is closed already; aiohttp ignores this write to it.
             return web.Response(status=499)
@@ -351,6 +574,7 @@ class PortalEmulator:
         status: int | None,
         raw_token: str | None,
         fault: str | None,
+        raw_body: bytes = b"",
     ) -> RequestRecord:
         if raw_token is None:
             label = None
@@ -362,13 +586,17 @@ class PortalEmulator:
             (
                 k,
                 REDACTED
-                if (k == "next_token" and v) or v in tokens or (raw_token and v == raw_token)
+                if (k == "next_token" and v)
+                or k in SECRET_QUERY
+                or v in tokens
+                or (raw_token and v == raw_token)
                 else v,
             )
             for k, v in request.query.items()
         )
+        body = redact_body(raw_body) if raw_body else ()
         return RequestRecord(
-            time.time(), request.method, request.path, query, operation, status, label, fault
+            time.time(), request.method, request.path, query, operation, status, label, fault, body
         )
 
     def _serve(self, request: web.Request, operation: str, raw_token: str | None) -> web.Response:
@@ -391,6 +619,7 @@ class PortalEmulator:
             body = self._credentials(state, query.get("role_name"), query.get("account_id"))
         else:
             state.revoked = True
+            self._oidc.end_session(state)
             body = b""
         headers = {"x-amzn-RequestId": str(uuid.uuid4()), "Content-Type": JSON}
         return web.Response(body=body, headers=headers)

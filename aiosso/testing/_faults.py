@@ -15,7 +15,12 @@ import attrs
 
 __all__ = ["FaultKind", "Faults", "Injection", "RateLimit"]
 
-OPERATION_NAMES = frozenset({"GetRoleCredentials", "ListAccountRoles", "ListAccounts", "Logout"})
+PORTAL_OPERATIONS = frozenset({"GetRoleCredentials", "ListAccountRoles", "ListAccounts", "Logout"})
+OIDC_OPERATIONS = frozenset(
+    {"RegisterClient", "StartDeviceAuthorization", "CreateToken", "CreateTokenWithIAM", "Authorize"}
+)
+OPERATION_NAMES = PORTAL_OPERATIONS | OIDC_OPERATIONS
+"""Operations faults and limits may name; ``None`` (no names) means the four portal operations."""
 
 FaultKind = Literal["error", "drop", "malformed_json", "truncated_body"]
 """``error``: an HTTP error response; ``drop``: close the connection without answering;
@@ -54,7 +59,8 @@ class RateLimit:
             bucket shared by all operations of a token.
         retry_after: send ``Retry-After`` (whole seconds, rounded up, at least 1).
         amz_retry_after: send ``x-amz-retry-after`` (milliseconds, rounded up).
-        operations: limit only these operation names (None: all four).
+        operations: limit only these portal operation names (None: all four). SSO-OIDC
+            operations are never rate limited.
     """
 
     rate: float = attrs.field(validator=attrs.validators.gt(0))
@@ -80,7 +86,8 @@ class Faults:
         malformed_json: probability of a 200 whose body is invalid JSON.
         truncated_body: probability of a 200 cut short (Content-Length larger than sent).
         latency: added delay in seconds before answering, fixed or a ``(low, high)`` range.
-        operations: apply only to these operation names (None: all four).
+        operations: apply only to these operation names (None: the four portal operations);
+            SSO-OIDC operations (``CreateToken``...) get faults only when named here.
     """
 
     server_error: float = attrs.field(default=0.0, validator=_probability)
@@ -159,7 +166,10 @@ class FaultEngine:
     def pick(self, operation: str) -> tuple[float, Injection | None]:
         """Return ``(delay, injection)`` for the next request to ``operation``."""
         for index, entry in enumerate(self._scripted):
-            if entry.operation is not None and entry.operation != operation:
+            if entry.operation is None:
+                if operation not in PORTAL_OPERATIONS:
+                    continue
+            elif entry.operation != operation:
                 continue
             if entry.skip:
                 entry.skip -= 1
@@ -169,7 +179,9 @@ class FaultEngine:
                 del self._scripted[index]
             return entry.injection.delay, entry.injection
         faults = self.faults
-        if faults is None or (faults.operations is not None and operation not in faults.operations):
+        if faults is None:
+            return 0.0, None
+        if operation not in (PORTAL_OPERATIONS if faults.operations is None else faults.operations):
             return 0.0, None
         latency = faults.latency
         rng = self._rng

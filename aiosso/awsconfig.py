@@ -1,0 +1,502 @@
+"""Reading ``~/.aws/config`` as botocore and the AWS CLI v2 read it, for SSO profiles.
+
+Parsing is pure (text in, values out) and mirrors botocore's ``raw_config_parse`` /
+``build_profile_map``: ``configparser.RawConfigParser`` rules (``#`` / ``;`` full-line
+comments, no inline comments, option names lower-cased, ``[DEFAULT]`` values seen in every
+section), indented ``key =`` blocks parsed as one level of sub-section (``s3 =``), sections
+``[default]``, ``[profile NAME]`` and ``[sso-session NAME]`` (names split as a shell would,
+so ``[profile "my name"]`` works and ``[profile a b]`` is ignored, as there).
+
+Resolution turns a profile into a frozen :class:`SSOProfile` with botocore's rules and its
+exact error messages: values of the referenced sso-session override the profile's, and a
+value set differently in both is an error. Where aiosso is stricter it says so: an empty
+value (``sso_region =``) counts as missing, and a required key given as a sub-section is
+refused by name.
+
+Nothing here writes files, and no value from the file reaches a repr or an error message
+unless it is an SSO setting (a config file may hold ``aws_secret_access_key``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import configparser
+import os
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TypeAlias
+
+import attrs
+
+from aiosso.exceptions import (
+    ConfigParseError,
+    InvalidConfigError,
+    ProfileNotFound,
+)
+
+__all__ = [
+    "AWSConfig",
+    "ConfigParseError",
+    "InvalidConfigError",
+    "ProfileNotFound",
+    "SSOProfile",
+    "SSOSession",
+    "config_file_path",
+    "load_config",
+    "load_config_async",
+    "parse_config",
+    "parse_config_sections",
+    "parse_registration_scopes",
+    "resolve_profile_session",
+    "resolve_sso_profile",
+    "resolve_sso_session",
+    "selected_profile_name",
+]
+
+#: A value in a section: a string, or a one-level sub-section (``s3 =`` blocks).
+ConfigValue: TypeAlias = "str | Mapping[str, str]"
+#: One section: option name (lower-cased) to value.
+Section: TypeAlias = "Mapping[str, ConfigValue]"
+
+_PROFILE_KEYS = ("sso_role_name", "sso_account_id")
+_SESSION_KEYS = ("sso_start_url", "sso_region")
+
+
+def _names_only(sections: Mapping[str, Section]) -> str:
+    # A config file may hold aws_secret_access_key: reprs show section names only.
+    return repr(sorted(sections))
+
+
+@attrs.frozen(kw_only=True)
+class AWSConfig:
+    """A parsed config file: its profiles and sso-sessions by name (repr: names only).
+
+    Args:
+        profiles: ``[default]`` and ``[profile NAME]`` sections, by name.
+        sso_sessions: ``[sso-session NAME]`` sections, by name.
+        path: the file it was read from, or ``None`` for text or an absent file.
+    """
+
+    profiles: Mapping[str, Section] = attrs.field(factory=dict, hash=False, repr=_names_only)
+    sso_sessions: Mapping[str, Section] = attrs.field(factory=dict, hash=False, repr=_names_only)
+    path: str | None = None
+
+    def profile(self, name: str) -> Section:
+        """The raw section of profile *name*.
+
+        Raises:
+            ProfileNotFound: there is no such profile.
+        """
+        try:
+            return self.profiles[name]
+        except KeyError:
+            raise ProfileNotFound(profile=name) from None
+
+
+@attrs.frozen(kw_only=True)
+class SSOSession:
+    """Where and how to get an SSO token: the token-provider part of a configuration.
+
+    Args:
+        session_name: the ``[sso-session NAME]``, or ``None`` for a legacy profile that sets
+            ``sso_start_url`` / ``sso_region`` itself (such tokens are never refreshed).
+        start_url: the AWS access portal URL.
+        sso_region: the region of IAM Identity Center (and of its OIDC endpoint).
+        registration_scopes: ``sso_registration_scopes``, split on commas and stripped; empty
+            for legacy profiles.
+    """
+
+    session_name: str | None
+    start_url: str
+    sso_region: str
+    registration_scopes: tuple[str, ...] = ()
+
+    @property
+    def display_name(self) -> str:
+        """The name the AWS CLI uses in messages: the session name, else the start URL."""
+        return self.session_name if self.session_name is not None else self.start_url
+
+
+@attrs.frozen(kw_only=True)
+class SSOProfile:
+    """A profile that gets role credentials through IAM Identity Center.
+
+    Args:
+        profile_name: the profile's name (``default`` for ``[default]``).
+        session: the resolved token-provider part.
+        account_id: ``sso_account_id``.
+        role_name: ``sso_role_name``.
+        region: the profile's ``region`` (for the clients built with the credentials), if set.
+        credential_process: the profile's ``credential_process``, if set. Informational only:
+            aiosso never runs it (a profile may point it at ``aiosso`` itself).
+    """
+
+    profile_name: str
+    session: SSOSession
+    account_id: str
+    role_name: str
+    region: str | None = None
+    credential_process: str | None = None
+
+    @property
+    def start_url(self) -> str:
+        """The session's start URL."""
+        return self.session.start_url
+
+    @property
+    def sso_region(self) -> str:
+        """The session's SSO region."""
+        return self.session.sso_region
+
+    @property
+    def session_name(self) -> str | None:
+        """The sso-session name, ``None`` for a legacy profile."""
+        return self.session.session_name
+
+    @property
+    def registration_scopes(self) -> tuple[str, ...]:
+        """The session's registration scopes."""
+        return self.session.registration_scopes
+
+
+# -- parsing (pure) ------------------------------------------------------------------------
+
+
+def _describe_parse_error(error: configparser.Error) -> str:
+    # configparser's own messages quote whole lines; report positions only.
+    if isinstance(error, configparser.MissingSectionHeaderError):
+        return f"line {error.lineno}: a setting appears before any [section] header"
+    if isinstance(error, configparser.DuplicateSectionError):
+        return f"line {error.lineno}: section [{error.section}] appears twice"
+    if isinstance(error, configparser.DuplicateOptionError):
+        return f"line {error.lineno}: option {error.option!r} appears twice in [{error.section}]"
+    if isinstance(error, configparser.ParsingError):
+        lines = ", ".join(str(lineno) for lineno, _line in error.errors)
+        return f"line {lines}: not a 'key = value' setting"
+    return type(error).__name__
+
+
+def _parse_nested(value: str) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    for line in value.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        key, sep, sub = line.partition("=")
+        if not sep:
+            raise ValueError("an indented line in a sub-section is not a 'key = value' setting")
+        parsed[key.strip()] = sub.strip()
+    return parsed
+
+
+def parse_config_sections(
+    text: str, *, path: str = "<string>"
+) -> dict[str, dict[str, ConfigValue]]:
+    """Parse INI *text* into ``{section name: {option: value}}`` (botocore's raw parse).
+
+    Args:
+        text: the file's content.
+        path: used in error messages only.
+
+    Returns:
+        Every section in file order; a value that starts with a newline (an indented block
+        under ``key =``) becomes a ``dict`` of its ``sub = value`` lines.
+
+    Raises:
+        ConfigParseError: the text is not valid INI (the message gives line numbers).
+    """
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read_string(text, source=path)
+    except configparser.Error as e:
+        raise ConfigParseError(path=path, reason=_describe_parse_error(e)) from None
+    sections: dict[str, dict[str, ConfigValue]] = {}
+    for name in parser.sections():
+        options: dict[str, ConfigValue] = {}
+        for option in parser.options(name):
+            raw = parser.get(name, option)
+            if raw.startswith("\n"):
+                try:
+                    options[option] = _parse_nested(raw)
+                except ValueError as e:
+                    reason = f"[{name}] {option}: {e}"
+                    raise ConfigParseError(path=path, reason=reason) from None
+            else:
+                options[option] = raw
+        sections[name] = options
+    return sections
+
+
+def _section_name(header: str) -> str | None:
+    try:
+        parts = shlex.split(header)
+    except ValueError:
+        return None
+    return parts[1] if len(parts) == 2 else None
+
+
+def parse_config(text: str, *, path: str | None = None) -> AWSConfig:
+    """Parse config-file *text* into profiles and sso-sessions (botocore's profile map).
+
+    Section headers starting with ``profile`` name profiles, those starting with
+    ``sso-session`` name sessions, ``[default]`` is the ``default`` profile; other sections
+    are ignored. When a name appears twice (``[default]`` and ``[profile default]``) the later
+    section wins, as in botocore.
+
+    Raises:
+        ConfigParseError: the text is not valid INI.
+    """
+    sections = parse_config_sections(text, path=path or "<string>")
+    profiles: dict[str, Section] = {}
+    sessions: dict[str, Section] = {}
+    for header, values in sections.items():
+        if header.startswith("profile"):
+            target: dict[str, Section] | None = profiles
+        elif header.startswith("sso-session"):
+            target = sessions
+        elif header == "default":
+            profiles["default"] = values
+            continue
+        else:
+            target = None
+        if target is not None and (name := _section_name(header)) is not None:
+            target[name] = values
+    return AWSConfig(profiles=profiles, sso_sessions=sessions, path=path)
+
+
+def parse_registration_scopes(raw: str | None) -> tuple[str, ...]:
+    """Split ``sso_registration_scopes`` as the AWS CLI does: on commas, stripped, no blanks."""
+    if not raw:
+        return ()
+    return tuple(scope for part in raw.split(",") if (scope := part.strip()))
+
+
+# -- loading ------------------------------------------------------------------------------
+
+
+def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if environ is None else environ
+
+
+def config_file_path(environ: Mapping[str, str] | None = None) -> Path:
+    """``AWS_CONFIG_FILE`` (``~`` and ``$VARS`` expanded), else ``~/.aws/config``."""
+    raw = _env(environ).get("AWS_CONFIG_FILE") or os.path.join("~", ".aws", "config")
+    return Path(os.path.expanduser(os.path.expandvars(raw)))
+
+
+def selected_profile_name(environ: Mapping[str, str] | None = None) -> str:
+    """The profile to use: ``AWS_PROFILE``, else ``AWS_DEFAULT_PROFILE``, else ``default``.
+
+    An empty variable counts as unset.
+    """
+    env = _env(environ)
+    return env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> AWSConfig:
+    """Read and parse the config file (blocking; see :func:`load_config_async`).
+
+    Args:
+        path: the file; ``None`` means :func:`config_file_path`.
+
+    Returns:
+        The parsed config. An absent file gives an empty config, as in botocore (the profile
+        lookup then raises :class:`ProfileNotFound`).
+
+    Raises:
+        ConfigParseError: the file exists but cannot be read, is not UTF-8, or is not valid INI.
+    """
+    file = config_file_path() if path is None else Path(path)
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        return AWSConfig(path=str(file))
+    except OSError as e:
+        reason = f"cannot be read ({e.strerror or type(e).__name__})"
+        raise ConfigParseError(path=str(file), reason=reason) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        reason = f"not UTF-8 (byte {e.start})"
+        raise ConfigParseError(path=str(file), reason=reason) from None
+    return parse_config(text, path=str(file))
+
+
+async def load_config_async(path: str | os.PathLike[str] | None = None) -> AWSConfig:
+    """:func:`load_config` in a worker thread, so the event loop never waits on the disk."""
+    return await asyncio.to_thread(load_config, path)
+
+
+# -- resolution ---------------------------------------------------------------------------
+
+
+def _string_values(owner: str, section: Section, keys: tuple[str, ...]) -> dict[str, str]:
+    """The *keys* that *section* sets to a non-empty string (sub-sections refused)."""
+    found: dict[str, str] = {}
+    for key in keys:
+        value = section.get(key)
+        if isinstance(value, Mapping):
+            raise InvalidConfigError(
+                error_msg=f"{owner} sets {key} as a sub-section; it must be a single value"
+            )
+        if value:
+            found[key] = value
+    return found
+
+
+def resolve_sso_session(config: AWSConfig, session_name: str) -> SSOSession:
+    """The ``[sso-session NAME]`` section as an :class:`SSOSession` (for ``--sso-session``).
+
+    Raises:
+        InvalidConfigError: no such session, or it lacks ``sso_start_url`` / ``sso_region``.
+    """
+    section = config.sso_sessions.get(session_name)
+    if section is None:
+        raise InvalidConfigError(
+            error_msg=f'The specified sso-session does not exist: "{session_name}"'
+        )
+    owner = f'The sso-session "{session_name}"'
+    values = _string_values(owner, section, (*_SESSION_KEYS, "sso_registration_scopes"))
+    missing = [key for key in _SESSION_KEYS if key not in values]
+    if missing:
+        raise InvalidConfigError(
+            error_msg=f"{owner} is missing required configuration: {', '.join(missing)}"
+        )
+    return SSOSession(
+        session_name=session_name,
+        start_url=values["sso_start_url"],
+        sso_region=values["sso_region"],
+        registration_scopes=parse_registration_scopes(values.get("sso_registration_scopes")),
+    )
+
+
+def resolve_profile_session(config: AWSConfig, profile_name: str | None = None) -> SSOSession:
+    """The token-provider part of a profile: its sso-session, or its legacy SSO keys.
+
+    Unlike :func:`resolve_sso_profile` this does not need ``sso_account_id`` /
+    ``sso_role_name``; it is what logging in or loading a token for a profile needs.
+
+    Args:
+        config: the parsed config.
+        profile_name: the profile; ``None`` means :func:`selected_profile_name`.
+
+    Raises:
+        ProfileNotFound: no such profile.
+        InvalidConfigError: the profile does not configure SSO, or its session is missing or
+            incomplete (botocore's ``SSOTokenProvider`` messages).
+    """
+    name = profile_name or selected_profile_name()
+    section = config.profile(name)
+    owner = f'The profile "{name}"'
+    session_name = _string_values(owner, section, ("sso_session",)).get("sso_session")
+    if session_name is not None:
+        session = config.sso_sessions.get(session_name)
+        if session is None:
+            raise InvalidConfigError(
+                error_msg=(
+                    f"{owner} is configured to use the SSO token provider but the "
+                    f'"{session_name}" sso_session configuration does not exist.'
+                )
+            )
+        values = _string_values(f'The sso-session "{session_name}"', session, _SESSION_KEYS)
+        missing = [key for key in _SESSION_KEYS if key not in values]
+        if missing:
+            raise InvalidConfigError(
+                error_msg=(
+                    f"{owner} is configured to use the SSO token provider but is missing "
+                    f"the following configuration: {missing}."
+                )
+            )
+        return resolve_sso_session(config, session_name)
+    values = _string_values(owner, section, _SESSION_KEYS)
+    if not values:
+        raise InvalidConfigError(
+            error_msg=f"{owner} is not configured for SSO: it sets neither sso_session nor "
+            "sso_start_url"
+        )
+    missing = [key for key in _SESSION_KEYS if key not in values]
+    if missing:
+        raise InvalidConfigError(
+            error_msg=(
+                f"{owner} is configured to use SSO but is missing required configuration: "
+                f"{', '.join(missing)}"
+            )
+        )
+    return SSOSession(
+        session_name=None, start_url=values["sso_start_url"], sso_region=values["sso_region"]
+    )
+
+
+def resolve_sso_profile(config: AWSConfig, profile_name: str | None = None) -> SSOProfile:
+    """Resolve a profile that gets role credentials through SSO (botocore's ``SSOProvider``).
+
+    The values of the referenced ``[sso-session]`` override the profile's; a key set in both
+    to different values is an error. Required: ``sso_role_name``, ``sso_account_id``,
+    ``sso_start_url``, ``sso_region`` (from either place).
+
+    Args:
+        config: the parsed config.
+        profile_name: the profile; ``None`` means :func:`selected_profile_name`.
+
+    Raises:
+        ProfileNotFound: ``The config profile (X) could not be found``.
+        InvalidConfigError: the profile sets neither ``sso_account_id`` nor ``sso_role_name``;
+            ``The specified sso-session does not exist: "X"``; ``The value for K is
+            inconsistent between profile (A) and sso-session (B).``; ``The profile "X" is
+            configured to use SSO but is missing required configuration: k1, k2``.
+    """
+    name = profile_name or selected_profile_name()
+    section = config.profile(name)
+    owner = f'The profile "{name}"'
+    if all(key not in section for key in _PROFILE_KEYS):
+        raise InvalidConfigError(
+            error_msg=f"{owner} is not configured for SSO: it sets neither sso_account_id "
+            "nor sso_role_name"
+        )
+    merged: dict[str, ConfigValue] = dict(section)
+    session_name = _string_values(owner, section, ("sso_session",)).get("sso_session")
+    scopes: tuple[str, ...] = ()
+    if session_name is not None:
+        session = config.sso_sessions.get(session_name)
+        if session is None:
+            raise InvalidConfigError(
+                error_msg=f'The specified sso-session does not exist: "{session_name}"'
+            )
+        for key, value in session.items():
+            if merged.get(key, value) != value:
+                raise InvalidConfigError(
+                    error_msg=(
+                        f"The value for {key} is inconsistent between profile "
+                        f"({merged[key]}) and sso-session ({value})."
+                    )
+                )
+            merged[key] = value
+        raw_scopes = _string_values(
+            f'The sso-session "{session_name}"', session, ("sso_registration_scopes",)
+        )
+        scopes = parse_registration_scopes(raw_scopes.get("sso_registration_scopes"))
+    required = (*_PROFILE_KEYS, *_SESSION_KEYS)
+    values = _string_values(owner, merged, required)
+    missing = [key for key in required if key not in values]
+    if missing:
+        raise InvalidConfigError(
+            error_msg=(
+                f"{owner} is configured to use SSO but is missing required configuration: "
+                f"{', '.join(missing)}"
+            )
+        )
+    extras = _string_values(owner, section, ("region", "credential_process"))
+    return SSOProfile(
+        profile_name=name,
+        session=SSOSession(
+            session_name=session_name,
+            start_url=values["sso_start_url"],
+            sso_region=values["sso_region"],
+            registration_scopes=scopes,
+        ),
+        account_id=values["sso_account_id"],
+        role_name=values["sso_role_name"],
+        region=extras.get("region"),
+        credential_process=extras.get("credential_process"),
+    )
