@@ -6,13 +6,14 @@ response dicts, exceptions and paginators, on one shared ``aiohttp`` session.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from aiosso._fanout import AccountFailure, FanOutProgress
 from aiosso._retry import set_testing
 from aiosso._version import VERSION as __version__
-from aiosso.awsconfig import SSOProfile, SSOSession, load_config, resolve_sso_profile
 from aiosso.client import AsyncSSOClient
 from aiosso.config import ClientConfig, RetryConfig
-from aiosso.credentials import CacheStats, CredentialCache, RoleCredentials
 from aiosso.exceptions import (
     AccessDeniedException,
     AioSSOError,
@@ -57,8 +58,45 @@ from aiosso.exceptions import (
     UnauthorizedSSOTokenError,
     UnsupportedGrantTypeException,
 )
-from aiosso.oidc import AsyncSSOOIDCClient
-from aiosso.tokencache import SSOToken, SSOTokenCache
+
+if TYPE_CHECKING:
+    from aiosso.awsconfig import SSOProfile, SSOSession, load_config, resolve_sso_profile
+    from aiosso.credentials import CacheStats, CredentialCache, RoleCredentials
+    from aiosso.oidc import AsyncSSOOIDCClient
+    from aiosso.profiles import credentials_for_profile
+    from aiosso.tokencache import SSOToken, SSOTokenCache
+    from aiosso.tokens import SSOTokenProvider
+
+# Imported on first use: most programs need only the client, and ``import aiosso`` should
+# cost little more than ``import aiohttp``.
+_LAZY = {
+    "AsyncSSOOIDCClient": "aiosso.oidc",
+    "CacheStats": "aiosso.credentials",
+    "CredentialCache": "aiosso.credentials",
+    "RoleCredentials": "aiosso.credentials",
+    "SSOProfile": "aiosso.awsconfig",
+    "SSOSession": "aiosso.awsconfig",
+    "SSOToken": "aiosso.tokencache",
+    "SSOTokenCache": "aiosso.tokencache",
+    "SSOTokenProvider": "aiosso.tokens",
+    "credentials_for_profile": "aiosso.profiles",
+    "load_config": "aiosso.awsconfig",
+    "resolve_sso_profile": "aiosso.awsconfig",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aiosso' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "AccessDeniedException",
@@ -109,6 +147,7 @@ __all__ = [
     "SSOToken",
     "SSOTokenCache",
     "SSOTokenLoadError",
+    "SSOTokenProvider",
     "SlowDownException",
     "TokenRetrievalError",
     "TooManyRequestsException",
@@ -117,6 +156,7 @@ __all__ = [
     "UnauthorizedSSOTokenError",
     "UnsupportedGrantTypeException",
     "__version__",
+    "credentials_for_profile",
     "load_config",
     "resolve_sso_profile",
     "set_testing",

@@ -6,10 +6,11 @@ their operations as ordinary typed methods; both call :meth:`ServiceClient._call
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, NoReturn
 
@@ -47,14 +48,19 @@ def _env(name: str) -> str | None:
     return value if value else None
 
 
-_random_bits = random.getrandbits
+def _invocation_ids() -> Iterator[str]:
+    # amz-sdk-invocation-id needs to be unique per call, not unpredictable: a random
+    # version-4-shaped prefix per process plus a counter, at a tenth of uuid4()'s cost.
+    bits = random.SystemRandom().getrandbits(80)
+    head = f"{bits >> 48:08x}-{(bits >> 32) & 0xFFFF:04x}-4{(bits >> 20) & 0xFFF:03x}-"
+    variant = f"{0x8000 | ((bits >> 6) & 0x3FFF):04x}-"
+    prefix = head + variant
+    for n in itertools.count(int(bits & 0x3F) << 40):
+        yield f"{prefix}{n & 0xFFFFFFFFFFFF:012x}"
 
 
-def invocation_id() -> str:
-    """A version-4 UUID string for ``amz-sdk-invocation-id`` (a third of ``uuid4()``'s cost)."""
-    bits = (_random_bits(128) & ~(0xF000 << 64) & ~(0xC000 << 48)) | (0x4000 << 64) | (0x8000 << 48)
-    h = f"{bits:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+invocation_id = _invocation_ids().__next__
+"""A UUID-shaped string, unique per call, for ``amz-sdk-invocation-id``."""
 
 
 class ServiceClient:

@@ -29,7 +29,16 @@ from aiosso.exceptions import (
     UnauthorizedSSOTokenError,
 )
 
-__all__ = ["EXIT_AUTH", "EXIT_ERROR", "EXIT_SERVICE", "EXIT_USAGE", "export_credentials", "run"]
+__all__ = [
+    "EXIT_AUTH",
+    "EXIT_ERROR",
+    "EXIT_SERVICE",
+    "EXIT_USAGE",
+    "UsageError",
+    "export_credentials",
+    "login_target",
+    "run",
+]
 
 EXIT_ERROR: Final = 1
 EXIT_USAGE: Final = 2
@@ -37,10 +46,28 @@ EXIT_AUTH: Final = 3
 EXIT_SERVICE: Final = 4
 
 
+class UsageError(AioSSOError):
+    """A command-line usage error found after parsing (exit code 2)."""
+
+    fmt = "{error_msg}"
+
+
+def _is_login_error(exc: BaseException) -> bool:
+    # Looked up lazily: credential-process must not pay for importing the login flows, and a
+    # LoginError can only exist once aiosso.login is imported.
+    login = sys.modules.get("aiosso.login")
+    return login is not None and isinstance(exc, login.LoginError)
+
+
 def exit_code_for(exc: BaseException) -> int:
-    """The exit code of an error: usage 2, log in again 3, service or network 4, else 1."""
-    if isinstance(exc, (InvalidConfigError, ProfileNotFound, ParamValidationError)):
+    """The exit code of an error: usage 2, log in again 3, service or network 4, else 1.
+
+    A failed login (denied, expired, a bad browser callback) is 3 too: log in again.
+    """
+    if isinstance(exc, (InvalidConfigError, ProfileNotFound, ParamValidationError, UsageError)):
         return EXIT_USAGE
+    if _is_login_error(exc):
+        return EXIT_AUTH
     if isinstance(
         exc,
         (SSOTokenLoadError, UnauthorizedSSOTokenError, TokenRetrievalError, UnauthorizedException),
@@ -51,15 +78,38 @@ def exit_code_for(exc: BaseException) -> int:
     return EXIT_ERROR
 
 
-def _advice(exc: BaseException, profile: str | None) -> str:
+def login_target(profile: str | None = None, sso_session: str | None = None) -> str:
+    """The ``--profile X`` / ``--sso-session X`` options that name a session in advice."""
+    if sso_session:
+        return f" --sso-session {shlex.quote(sso_session)}"
+    return f" --profile {shlex.quote(profile)}" if profile else ""
+
+
+def _advice(exc: BaseException, profile: str | None, target: str | None = None) -> str:
     code = exit_code_for(exc)
-    target = f" --profile {shlex.quote(profile)}" if profile else ""
+    target = login_target(profile) if target is None else target
+    if _is_login_error(exc):
+        return (
+            f"Try again: aiosso login{target} "
+            "(on a machine without a browser, add --use-device-code)."
+        )
     if code == EXIT_AUTH:
         return f"Log in again: aiosso login{target} (or aws sso login{target})."
     if code == EXIT_USAGE and isinstance(exc, (InvalidConfigError, ProfileNotFound)):
         return "Check the profile in your AWS config file (AWS_CONFIG_FILE or ~/.aws/config)."
     if isinstance(exc, CacheFileError):
         return "Check the permissions of the cache folder named above."
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code")
+        if code in ("ForbiddenException", "ResourceNotFoundException"):
+            return (
+                "Check the account id and role name: aiosso roles lists the roles you hold "
+                "(a role assigned minutes ago may need a new login)."
+            )
+        if code == "TooManyRequestsException":
+            return "The service is throttling requests: try again in a minute."
+    if isinstance(exc, HTTPClientError):
+        return "Check the network connection (and AWS_ENDPOINT_URL_SSO, if set)."
     return ""
 
 
@@ -67,9 +117,14 @@ def run(
     work: Callable[[], Coroutine[None, None, int]],
     *,
     profile: str | None = None,
+    target: str | None = None,
     err: TextIO | None = None,
 ) -> int:
-    """Run a command's coroutine; errors become a message on stderr and an exit code."""
+    """Run a command's coroutine; errors become a message on stderr and an exit code.
+
+    *target* (e.g. ``" --sso-session dev"``, see :func:`login_target`) names the session in
+    the advice; by default it is ``--profile`` *profile*.
+    """
     err = sys.stderr if err is None else err
     try:
         return asyncio.run(work())
@@ -78,7 +133,7 @@ def run(
         return 130
     except AioSSOError as exc:
         # aiosso's messages never contain tokens or secret keys.
-        advice = _advice(exc, profile)
+        advice = _advice(exc, profile, target)
         err.write(f"aiosso: error: {exc}\n" + (f"{advice}\n" if advice else ""))
         return exit_code_for(exc)
 

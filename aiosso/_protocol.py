@@ -9,8 +9,10 @@ instead of reading as an empty result.
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
+import re
 import string
 import sys
 from collections.abc import Mapping
@@ -168,10 +170,14 @@ def check_header_values(op: Operation, params: Mapping[str, Any]) -> None:
 # --------------------------------------------------------------------------- requests
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*\Z").match
+
+
 def _encode(value: object) -> str:
-    if isinstance(value, str):
-        return quote(value, safe="-._~")
-    return quote(str(value), safe="-._~")
+    text = value if isinstance(value, str) else str(value)
+    if _UNRESERVED(text):  # ids, role names, numbers: nothing to escape
+        return text
+    return quote(text, safe="-._~")
 
 
 def build_query(op: Operation, params: Mapping[str, Any]) -> str:
@@ -278,18 +284,28 @@ def _parse_struct(op: Operation, spec: OutputSpec, data: Any, where: str) -> dic
     return out
 
 
+@functools.cache
+def _member_keys(spec: OutputSpec) -> frozenset[str]:
+    return frozenset(key for key, _ in spec)
+
+
+def _all_strings(item: dict[str, Any]) -> bool:
+    try:
+        "".join(item.values())
+    except TypeError:
+        return False
+    return True
+
+
 def _parse_list(op: Operation, spec: OutputSpec, value: Any, key: str) -> list[dict[str, Any]]:
     if type(value) is not list:
         raise _fail(op, f"member {key!r} is not a list")
-    keys = {k for k, _ in spec}
+    keys = _member_keys(spec)
     items: list[dict[str, Any]] = []
     for item in value:
-        # Fast path: an item with only known string members is kept as it is.
-        if (
-            type(item) is dict
-            and item.keys() <= keys
-            and all(type(v) is str for v in item.values())
-        ):
+        # Fast path: an item with only known members, all strings, is kept as it is
+        # (str.join refuses anything but strings, in C).
+        if type(item) is dict and item.keys() <= keys and _all_strings(item):
             items.append(item)
         else:
             items.append(_parse_struct(op, spec, item, f"an item of {key!r}"))

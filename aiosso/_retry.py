@@ -132,6 +132,7 @@ class AdaptiveRateLimiter:
         "_queue",
         "_slow_start",
         "_successes",
+        "_throttles",
         "_w_max",
         "enabled",
         "epoch",
@@ -142,6 +143,8 @@ class AdaptiveRateLimiter:
     SLOW_START_DOUBLING: Final = 0.25
     CUBIC_SCALE: Final = 0.4
     BACKOFF_FACTOR: Final = 0.95
+    SLOW_START_EXIT_FACTOR: Final = 0.8
+    THROTTLE_SHARE: Final = 0.02
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -154,6 +157,7 @@ class AdaptiveRateLimiter:
         self._next_free = 0.0
         self._queue = asyncio.Lock()
         self._successes: deque[float] = deque()
+        self._throttles: deque[float] = deque()
 
     @property
     def rate(self) -> float:
@@ -183,10 +187,24 @@ class AdaptiveRateLimiter:
             successes.popleft()
 
     def on_throttle(self, sent_epoch: int) -> None:
-        """Lower the rate after a throttle of a request sent under the current epoch."""
+        """Lower the rate after a throttle of a request sent under the current epoch.
+
+        A throttle that is only noise is ignored (its retry takes care of it): a single one
+        in the last second, or fewer than ``THROTTLE_SHARE`` of the last second's answers. At
+        a high request rate a stray 429 must not ratchet the rate down.
+        """
+        now = self._clock()
+        throttles = self._throttles
+        throttles.append(now)
+        cutoff = now - self.WINDOW
+        while throttles[0] < cutoff:
+            throttles.popleft()
+        while self._successes and self._successes[0] < cutoff:
+            self._successes.popleft()
+        if len(throttles) < max(2, self.THROTTLE_SHARE * (len(throttles) + len(self._successes))):
+            return
         if self.enabled and sent_epoch != self.epoch:
             return
-        now = self._clock()
         if not self.enabled:
             # What the service admitted over the last second is all we know; start there
             # and double until the next throttle (slow start).
@@ -201,8 +219,16 @@ class AdaptiveRateLimiter:
                 # after its burst allowance was spent). Keep probing upwards.
                 return
             new_rate = min(current, admitted) if admitted > 0 else current / 2
-            self._base_rate = max(self.MIN_RATE, new_rate * self.BACKOFF_FACTOR)
-            self._w_max = max(current, self._base_rate)
+            # Leaving slow start the estimate is rough (a refilled burst inflates it): cut
+            # deeper once, rather than in several throttled steps.
+            if self._slow_start:
+                new_rate *= self.SLOW_START_EXIT_FACTOR
+            else:  # one throttle never more than halves the rate
+                new_rate = max(new_rate * self.BACKOFF_FACTOR, current / 2)
+            self._base_rate = max(self.MIN_RATE, new_rate)
+            # CUBIC climbs back fast towards the rate the service admitted, stays flat near
+            # it, then probes above it slowly.
+            self._w_max = max(admitted, self._base_rate)
             self._slow_start = False
         self._last_change = now
         self.enabled = True
@@ -226,6 +252,53 @@ class AdaptiveRateLimiter:
                 await asyncio.sleep(delay)
             self._next_free = max(now, self._next_free) + 1.0 / max(self.rate, self.MIN_RATE)
             return self.epoch
+
+
+class _Gate:
+    """At most ``n`` holders, first come first served.
+
+    ``asyncio.Semaphore`` awaits a coroutine even when a place is free; this gate's free
+    path is one synchronous call, which matters on the per-call hot path.
+    """
+
+    __slots__ = ("_free", "_waiters")
+
+    def __init__(self, n: int) -> None:
+        self._free = n
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def locked(self) -> bool:
+        """True when every place is taken."""
+        return self._free <= 0
+
+    def try_enter(self) -> bool:
+        """Take a place if one is free and nobody is queued; never waits."""
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return True
+        return False
+
+    async def enter(self) -> None:
+        """Wait in line for a place."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.leave()  # a place was handed over as we were cancelled: pass it on
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def leave(self) -> None:
+        """Give a place back, handing it to the first waiter."""
+        self._free += 1
+        while self._waiters and self._free > 0:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._free -= 1
+                waiter.set_result(None)
 
 
 class _RetryableReply(Exception):
@@ -256,7 +329,7 @@ class Retrier:
         self._cfg = config
         # Requests wait here, not in the connection pool, so the rate limiter is consulted
         # right before each request really goes out.
-        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._in_flight = _Gate(max_in_flight)
         self._limiters: dict[str, AdaptiveRateLimiter] = {}
         if config.mode == "adaptive":
             self._limiters = {name: AdaptiveRateLimiter() for name in operations}
@@ -283,15 +356,22 @@ class Retrier:
         limiter = self._limiters.get(op.name)
         epoch = 0
         headers["amz-sdk-request"] = self._first_header
+        gate = self._in_flight
+        if not gate.try_enter():
+            await gate.enter()
+        failure: HTTPClientError | None = None
         try:
-            async with self._in_flight:
-                if limiter is not None and limiter.enabled:
-                    epoch = await limiter.acquire()
-                status, reply_headers, reply = await transport.send(op.method, url, headers, body)
+            if limiter is not None and limiter.enabled:
+                epoch = await limiter.acquire()
+            status, reply_headers, reply = await transport.send(op.method, url, headers, body)
         except HTTPClientError as exc:
+            failure = exc
+        finally:
+            gate.leave()
+        if failure is not None:
             if self._cfg.total_max_attempts == 1:
-                raise
-            return await self._retry(op, transport, url, headers, body, exc)
+                raise failure
+            return await self._retry(op, transport, url, headers, body, failure)
         if status < 300:
             if limiter is not None:
                 limiter.on_success()
@@ -383,10 +463,15 @@ class Retrier:
         limiter = self._limiters.get(op.name)
         epoch = 0
         headers["amz-sdk-request"] = f"attempt={attempt}; max={self._cfg.total_max_attempts}"
-        async with self._in_flight:
+        gate = self._in_flight
+        if not gate.try_enter():
+            await gate.enter()
+        try:
             if limiter is not None and limiter.enabled:
                 epoch = await limiter.acquire()
             status, reply_headers, reply = await transport.send(op.method, url, headers, body)
+        finally:
+            gate.leave()
         if status < 300:
             if limiter is not None:
                 limiter.on_success()

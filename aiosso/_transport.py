@@ -41,12 +41,20 @@ _CLOSED: Final[tuple[type[BaseException], ...]] = (
 # botocore sends no Accept header, and no Content-Type on a request without a body (Logout);
 # aiohttp would add "Accept: */*" and "Content-Type: application/octet-stream".
 _SKIP_AUTO_HEADERS: Final = ("Accept", "Content-Type")
+_NO_CONTENT_TYPE: Final = ("Content-Type",)
 
 # The default bound of a reply body: the API's largest page is a few tens of KiB.
 MAX_RESPONSE_BYTES: Final = 10 * 1024 * 1024
 _CHUNK: Final = 64 * 1024
 
 Reply = tuple[int, dict[str, str], bytes]
+
+
+class _LeanRequest(aiohttp.ClientRequest):
+    # The headers aiohttp adds on its own (Accept, Accept-Encoding) are ones botocore does
+    # not send, or that aiosso sends itself. Dropping them at the class saves the per-request
+    # work that ``skip_auto_headers`` costs, on the hot path of an owned session.
+    DEFAULT_HEADERS = {}  # noqa: RUF012 - replaces the base class's dict, never mutated
 
 
 class Transport:
@@ -70,7 +78,7 @@ class Transport:
         # session's connector (aiohttp verifies certificates by default).
         self._ssl = verify
         self._owns = session is None
-        # An owned session skips those headers itself; a borrowed one is told per request.
+        # An owned session adds none of those headers; a borrowed one is told per request.
         self._skip: tuple[str, ...] | None = None if session is None else _SKIP_AUTO_HEADERS
         self._closed = False
         self._limit = max_pool_connections
@@ -95,7 +103,7 @@ class Transport:
         self._session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=_SKIP_AUTO_HEADERS,
+            request_class=_LeanRequest,
             timeout=self._timeout,
         )
         return self._session
@@ -120,15 +128,19 @@ class Transport:
                 message="The aiohttp session given to this client has been closed."
             )
         try:
+            skip = self._skip
+            if skip is None and body is None and method == "POST":
+                skip = _NO_CONTENT_TYPE  # aiohttp would label an empty POST octet-stream
             async with session.request(
                 method,
+                # Already percent-encoded as botocore encodes; yarl must not requote it.
                 URL(url, encoded=True),
                 headers=headers,
                 data=body,
                 timeout=self._timeout,
                 allow_redirects=False,
                 raise_for_status=False,
-                skip_auto_headers=self._skip,
+                skip_auto_headers=skip,
                 ssl=self._ssl,
             ) as resp:
                 length = resp.content_length
@@ -137,14 +149,17 @@ class Transport:
                     and length <= self._max_body
                     and "Content-Encoding" not in resp.headers
                 ):
-                    body = await resp.read()  # the hot path: a small, declared body
+                    reply = await resp.read()  # the hot path: a small, declared body
                 else:
-                    body = await _read_capped(resp, self._max_body, url)
-                out: dict[str, str] = {}
-                for key, value in resp.headers.items():
-                    key = key.lower()
-                    out[key] = f"{out[key]}, {value}" if key in out else value
-                return resp.status, out, body
+                    reply = await _read_capped(resp, self._max_body, url)
+                received = resp.headers
+                out = {key.lower(): value for key, value in received.items()}
+                if len(out) != len(received):  # repeated headers: join them as urllib3 does
+                    out = {}
+                    for key, value in received.items():
+                        key = key.lower()
+                        out[key] = f"{out[key]}, {value}" if key in out else value
+                return resp.status, out, reply
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _translate(exc, url, session) from exc
         except asyncio.CancelledError:

@@ -2,6 +2,16 @@
 
 Sub-commands:
 
+* ``aiosso login [--profile X | --sso-session NAME] [--use-device-code] [--no-browser]
+  [--force]``: log in (PKCE in a browser on this machine, or a device code for any device)
+  and write the token to the AWS CLI's cache; concurrent logins for a session wait for one.
+* ``aiosso logout [--profile X | --sso-session NAME | --all]``: end the portal session and
+  remove the cached token and role credentials.
+* ``aiosso accounts`` / ``aiosso roles [--account ID]`` (``--output table|json|csv``): what
+  the session's user can access (a progress bar on stderr when it is a terminal).
+* ``aiosso credentials --account ID --role NAME [--format env|json|credential-process]``.
+* ``aiosso config generate [--template T] [--region R] [--write] [--force]``: a profile for
+  every account/role, printed or added to the config file (existing profiles kept).
 * ``aiosso demo``: the main job on the built-in emulator (enumerate, fetch credentials,
   summarise).
 * ``aiosso emulator``: serve the portal emulator in the foreground (``python -m
@@ -19,7 +29,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import TextIO
 
 from aiosso._version import VERSION
 
@@ -69,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="output format (default env: export lines for a POSIX shell)",
     )
 
+    _add_everyday_commands(commands)
+
     commands.add_parser(
         "emulator",
         help="serve the portal emulator until interrupted",
@@ -76,6 +89,120 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the local portal emulator (see 'aiosso emulator --help').",
     )
     return parser
+
+
+def _add_everyday_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from aiosso._cli_accounts import (
+        DEFAULT_TEMPLATE,
+        TEMPLATE_FIELDS,
+        add_output_option,
+        add_session_options,
+    )
+
+    login = commands.add_parser(
+        "login",
+        help="log in to an SSO session and cache the token (shared with the AWS CLI)",
+        description="Log in to IAM Identity Center and write the token to ~/.aws/sso/cache, "
+        "where aws, botocore and aiosso find it. By default (sso-session) the login page "
+        "opens in a browser on this machine; --use-device-code shows a URL and code to "
+        "approve on any device (SSH, containers, WSL). A second login for the same session "
+        "waits for the first and then reuses its token.",
+    )
+    add_session_options(login)
+    login.add_argument(
+        "--use-device-code",
+        action="store_true",
+        help="use the device-code flow (approve on any device); always used for legacy "
+        "profiles without sso_session",
+    )
+    login.add_argument(
+        "--no-browser", action="store_true", help="do not open a browser; print the URL only"
+    )
+    login.add_argument(
+        "--force",
+        action="store_true",
+        help="log in even if a token with more than 15 minutes left is cached",
+    )
+    login.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="seconds to wait for the approval (default 600)",
+    )
+
+    logout = commands.add_parser(
+        "logout",
+        help="end an SSO session and remove its cached token and role credentials",
+        description="Call the portal's Logout, remove the cached SSO token and the cached role "
+        "credentials (~/.aws/cli/cache). --all does this for every cached token and removes "
+        "every SSO role-credential entry, as aws sso logout does.",
+    )
+    target = logout.add_mutually_exclusive_group()
+    target.add_argument("--profile", help="the profile whose SSO session ends")
+    target.add_argument("--sso-session", help="the [sso-session NAME] that ends")
+    target.add_argument("--all", action="store_true", help="every cached SSO session")
+
+    accounts = commands.add_parser(
+        "accounts",
+        help="list the accounts you can access",
+        description="List the AWS accounts the session's user can access, sorted by name.",
+    )
+    add_session_options(accounts)
+    add_output_option(accounts)
+
+    roles = commands.add_parser(
+        "roles",
+        help="list the roles you hold in every account (or one)",
+        description="List every (account, role) the session's user holds, sorted by account "
+        "then role. All accounts are listed concurrently, with a progress bar on stderr when "
+        "it is a terminal.",
+    )
+    add_session_options(roles)
+    add_output_option(roles)
+    roles.add_argument("--account", help="only this account id")
+
+    credentials = commands.add_parser(
+        "credentials",
+        help="print a role's credentials",
+        description="Print short-term credentials of a role in an account (this command "
+        "prints secrets: it exists to).",
+    )
+    add_session_options(credentials)
+    credentials.add_argument("--account", required=True, help="the 12-digit account id")
+    credentials.add_argument("--role", required=True, help="the role (permission set) name")
+    credentials.add_argument(
+        "--format",
+        choices=("env", "env-no-export", "json", "credential-process"),
+        default="env",
+        help="output format (default env: export lines for a POSIX shell)",
+    )
+
+    config = commands.add_parser(
+        "config", help="generate ~/.aws/config profiles", description="AWS config file tools."
+    )
+    config_commands = config.add_subparsers(dest="config_command", metavar="COMMAND")
+    generate = config_commands.add_parser(
+        "generate",
+        help="a profile for every account/role you hold",
+        description="Print (default) or add (--write) a [profile NAME] section for every "
+        "account/role the session's user holds. Existing profiles are never changed "
+        "without --force; the rest of the file is kept byte for byte, and the file is "
+        "replaced atomically.",
+    )
+    add_session_options(generate)
+    fields = ", ".join("{" + f + "}" for f in TEMPLATE_FIELDS)
+    generate.add_argument(
+        "--template",
+        default=DEFAULT_TEMPLATE,
+        help=f"profile name template (default {DEFAULT_TEMPLATE!r}; fields {fields}); "
+        "characters other than A-Za-z0-9._- become '-'",
+    )
+    generate.add_argument("--region", help="the region= of the generated profiles")
+    generate.add_argument("--write", action="store_true", help="add them to the config file")
+    generate.add_argument("--force", action="store_true", help="replace existing profiles")
+    generate.add_argument(
+        "--config-file", help="the config file (default AWS_CONFIG_FILE or ~/.aws/config)"
+    )
 
 
 def _profile_options(parser: argparse.ArgumentParser) -> None:
@@ -108,8 +235,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _commands.run(
             lambda: _commands.export_credentials(args, sys.stdout), profile=args.profile
         )
+    everyday = _everyday_command(args)
+    if everyday is not None:
+        from aiosso import _commands
+        from aiosso._cli_accounts import session_target
+
+        out, err = sys.stdout, sys.stderr
+        return _commands.run(lambda: everyday(args, out, err), target=session_target(args))
+    if args.command == "config":
+        sys.stderr.write("usage: aiosso config generate [options] (see aiosso config --help)\n")
+        return 2
     parser.print_help(sys.stderr)
     return 2
+
+
+def _everyday_command(
+    args: argparse.Namespace,
+) -> Callable[[argparse.Namespace, TextIO, TextIO], Coroutine[None, None, int]] | None:
+    from aiosso import _cli_accounts, _cli_login
+
+    if args.command == "config":
+        return _cli_accounts.config_generate_command if args.config_command else None
+    return {
+        "login": _cli_login.login_command,
+        "logout": _cli_login.logout_command,
+        "accounts": _cli_accounts.accounts_command,
+        "roles": _cli_accounts.roles_command,
+        "credentials": _cli_accounts.credentials_command,
+    }.get(args.command)
 
 
 if __name__ == "__main__":  # pragma: no cover

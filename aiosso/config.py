@@ -154,9 +154,11 @@ class ClientConfig:
     Args:
         connect_timeout: seconds to establish a connection (botocore default 60).
         read_timeout: seconds to wait for data on an open connection (botocore default 60).
-        max_pool_connections: connections kept to the endpoint. The default, 100, lets one
-            client serve thousands of concurrent calls without a connection per call;
-            botocore's 10 would serialise a fan-out.
+        max_pool_connections: requests in flight (and connections kept) at once; any
+            number of concurrent calls queue for them inside the client. The default, 10
+            (botocore's), carries hundreds of requests per second at real-world latencies,
+            above what the portal allows, and keeps the first burst against a throttling
+            service small. Raise it for a low-latency endpoint that admits more.
         use_fips_endpoint: use the FIPS endpoint; ``None`` reads ``AWS_USE_FIPS_ENDPOINT``.
         use_dualstack_endpoint: use the dual-stack endpoint; ``None`` reads
             ``AWS_USE_DUALSTACK_ENDPOINT``.

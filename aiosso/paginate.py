@@ -417,17 +417,44 @@ class AsyncPageIterator(Generic[_PageT, _ItemT]):
         """
         key = self._pagination.result_key
         collected: list[Any] | None = None
-        async for page in self:
-            items = cast("dict[str, Any]", page).get(key)
-            if items is None:
-                continue
-            if collected is None:
-                collected = []
-            collected.extend(items)
+        # All or nothing: if a page fails (or the call is cancelled), the cursor goes back to
+        # where it was, so calling again returns everything rather than a silent remainder.
+        saved = self._save()
+        try:
+            async for page in self:
+                items = cast("dict[str, Any]", page).get(key)
+                if items is None:
+                    continue
+                if collected is None:
+                    collected = []
+                collected.extend(items)
+        except BaseException:
+            self._restore(saved)
+            raise
         result: dict[str, Any] = {} if collected is None else {key: collected}
         if self._resume_token is not None:
             result["NextToken"] = self._resume_token
         return result
+
+    _CURSOR = (
+        "_position",
+        "_skip",
+        "_total",
+        "_previous",
+        "_pages",
+        "_state",
+        "_resume_token",
+    )
+
+    def _save(self) -> tuple[dict[str, Any], tuple[Any, ...]]:
+        return dict(self._params), tuple(getattr(self, name) for name in self._CURSOR)
+
+    def _restore(self, saved: tuple[dict[str, Any], tuple[Any, ...]]) -> None:
+        params, values = saved
+        self._params.clear()
+        self._params.update(params)
+        for name, value in zip(self._CURSOR, values, strict=True):
+            setattr(self, name, value)
 
     def items(self) -> AsyncIterator[_ItemT]:
         """The result items (accounts or roles) of the remaining pages, one by one.

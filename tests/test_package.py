@@ -37,9 +37,14 @@ def test_all_is_complete() -> None:
     public = {
         name
         for name, value in vars(aiosso).items()
-        if not name.startswith("_") and not isinstance(value, (types.ModuleType, _FUTURE_FEATURE))
+        if not name.startswith("_")
+        and not isinstance(value, (types.ModuleType, _FUTURE_FEATURE))
+        and name not in {"TYPE_CHECKING", "Any"}
     }
-    assert public | {"__version__"} == set(aiosso.__all__)
+    lazy = set(aiosso._LAZY)  # imported on first use
+    assert public | lazy | {"__version__"} == set(aiosso.__all__)
+    for name in lazy:
+        assert getattr(aiosso, name) is getattr(importlib.import_module(aiosso._LAZY[name]), name)
     assert set(aiosso.exceptions.__all__) <= set(aiosso.__all__)
 
 

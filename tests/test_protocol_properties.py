@@ -180,3 +180,40 @@ def test_validation_only_raises_param_validation_error(op: Any, params: dict[str
         return
     for name in op.required:
         assert name in params
+
+
+huge_bodies = st.one_of(
+    # Past CPython's 4300-digit int limit: json.loads raises a plain ValueError there.
+    st.integers(min_value=4301, max_value=6000).map(
+        lambda n: b'{"accountList": [], "nextToken": ' + b"9" * n + b"}"
+    ),
+    st.integers(min_value=4301, max_value=6000).map(
+        lambda n: b'{"roleCredentials": {"expiration": ' + b"9" * n + b"}}"
+    ),
+    st.sampled_from([b'{"roleCredentials": {"expiration": 1e999}}', b'{"message": -1e999}']),
+    st.text(max_size=50).map(lambda s: ("\ufeff" + json.dumps({"message": s})).encode()),
+    st.binary(max_size=50).map(lambda b: b'{"message": "' + b + b'"}'),
+)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    op=OPS,
+    status=st.integers(min_value=100, max_value=999),
+    headers=headers,
+    body=bodies | huge_bodies,
+)
+def test_any_status_and_body_routed_as_the_retrier_does(
+    op: Any, status: int, headers: dict[str, str], body: bytes
+) -> None:
+    """Any 3-digit status (even 1xx or 6xx-9xx) with any body yields a result or an aiosso error."""
+    if status < 300:  # the retrier's split between parse_success and parse_error
+        try:
+            result = _protocol.parse_success(op, status, headers, body, 0)
+        except ResponseParserError:
+            return
+        assert result["ResponseMetadata"]["HTTPStatusCode"] == status
+    else:
+        error = _protocol.make_error(op, _protocol.parse_error(op, status, headers, body, 0))
+        assert isinstance(error, ClientError)
+        assert isinstance(str(error), str)

@@ -316,6 +316,7 @@ async def test_cancel_while_waiting_for_rate_slot() -> None:
     """A waiter cancelled in the rate limiter's queue frees its place; the others finish."""
     limiter = _retry.AdaptiveRateLimiter()
     limiter.on_throttle(0)
+    limiter.on_throttle(0)
     assert limiter.enabled
     limiter._slow_start = False
     limiter._base_rate = limiter._w_max = 2.0  # one slot every 0.5 s
@@ -345,40 +346,64 @@ class FakeClock:
         return self.now
 
 
-def test_limiter_is_off_until_the_first_throttle() -> None:
-    """Successes alone never enable the limiter; the first throttle does."""
+def _admit(limiter: _retry.AdaptiveRateLimiter, clock: FakeClock, rate: float, n: int) -> None:
+    """The service answers ``n`` successes at ``rate`` per second."""
+    for _ in range(n):
+        clock.now += 1 / rate
+        limiter.on_success()
+
+
+def test_limiter_is_off_until_throttling_is_more_than_noise() -> None:
+    """Successes never enable the limiter; a stray 429 among many successes does not either;
+    throttles above 2% of the last second's answers do."""
     clock = FakeClock()
     limiter = _retry.AdaptiveRateLimiter(clock)
-    for _ in range(100):
-        clock.now += 0.01
-        limiter.on_success()
+    _admit(limiter, clock, 100, 100)
     assert not limiter.enabled
     assert limiter.rate == 0.0
+    limiter.on_throttle(0)  # 1 of 101 answers: noise, the retry handles it
+    assert not limiter.enabled
     limiter.on_throttle(0)
+    limiter.on_throttle(0)  # 3 of 103: the service is pushing back
     assert limiter.enabled
     assert limiter.rate == pytest.approx(limiter.measured_rate(), rel=0.05)
 
 
-def test_limiter_slow_start_then_backs_off_to_admitted_rate() -> None:
-    """After the first throttle the rate doubles until throttled, then drops under the
-    rate the service admitted."""
+def test_stray_throttles_at_a_high_rate_do_not_ratchet_the_rate_down() -> None:
+    """Once enabled, isolated 429s at a high request rate leave the rate where it is."""
     clock = FakeClock()
     limiter = _retry.AdaptiveRateLimiter(clock)
-    for _ in range(10):
-        limiter.on_success()
+    _admit(limiter, clock, 500, 500)
+    for _ in range(15):
+        limiter.on_throttle(0)
+    assert limiter.enabled
+    clock.now += 5
+    before = limiter.rate
+    for _ in range(5):
+        _admit(limiter, clock, 500, 500)
+        limiter.on_throttle(limiter.epoch)  # 1 in 500: 0.2%
+    assert limiter.rate >= before
+
+
+def test_limiter_slow_start_then_backs_off_under_admitted_rate() -> None:
+    """After enabling, the rate doubles until throttled, then drops under the rate the
+    service admitted."""
+    clock = FakeClock()
+    limiter = _retry.AdaptiveRateLimiter(clock)
+    _admit(limiter, clock, 1000, 10)
     limiter.on_throttle(0)
+    limiter.on_throttle(0)
+    assert limiter.enabled
     start = limiter.rate
     clock.now += limiter.SLOW_START_DOUBLING
     assert limiter.rate == pytest.approx(2 * start)
-    # The service admits 40/s while we send faster.
-    for _ in range(40):
-        clock.now += 1 / 40
-        limiter.on_success()
-    over = limiter.rate
-    assert over > 40
+    clock.now += 1
+    _admit(limiter, clock, 40, 40)  # the service admits 40/s while we send faster
+    assert limiter.rate > 40
     epoch = limiter.epoch
     limiter.on_throttle(epoch)
-    assert limiter.rate == pytest.approx(40 * limiter.BACKOFF_FACTOR, rel=0.1)
+    limiter.on_throttle(epoch)
+    assert limiter.rate == pytest.approx(40 * limiter.SLOW_START_EXIT_FACTOR, rel=0.1)
     assert limiter.epoch == epoch + 1
 
 
@@ -386,41 +411,47 @@ def test_limiter_ignores_throttles_from_an_older_epoch() -> None:
     """Concurrent 429s of requests sent under an older rate lower it only once."""
     clock = FakeClock()
     limiter = _retry.AdaptiveRateLimiter(clock)
-    for _ in range(20):
-        clock.now += 0.05
-        limiter.on_success()
+    _admit(limiter, clock, 20, 20)
     limiter.on_throttle(0)
-    stale = limiter.epoch
+    limiter.on_throttle(0)
+    assert limiter.enabled
     clock.now += 3
-    for _ in range(60):
-        clock.now += 1 / 60
-        limiter.on_success()
+    _admit(limiter, clock, 60, 60)
+    stale = limiter.epoch
     limiter.on_throttle(stale)
-    rate_after_first = limiter.rate
+    limiter.on_throttle(stale)  # the rate changes: a new epoch starts
+    assert limiter.epoch == stale + 1
+    rate_after = limiter.rate
     for _ in range(20):
-        limiter.on_throttle(stale)
-    assert limiter.rate == pytest.approx(rate_after_first)
+        limiter.on_throttle(stale)  # answers to requests sent before the change
+    assert limiter.rate == pytest.approx(rate_after)
+    assert limiter.epoch == stale + 1
 
 
-def test_limiter_climbs_back_towards_the_throttled_rate() -> None:
-    """After a decrease the rate returns towards the throttled rate, then probes above it."""
+def test_limiter_climbs_back_towards_the_admitted_rate() -> None:
+    """After a decrease the rate returns towards the admitted rate, then probes above it."""
     clock = FakeClock()
     limiter = _retry.AdaptiveRateLimiter(clock)
-    for _ in range(50):
-        clock.now += 0.02
-        limiter.on_success()
-    limiter.on_throttle(0)
+    _admit(limiter, clock, 50, 50)
+    for _ in range(3):
+        limiter.on_throttle(0)
+    assert limiter.enabled
     clock.now += 2
-    for _ in range(50):
-        clock.now += 1 / 50
-        limiter.on_success()
-    limiter.on_throttle(limiter.epoch)
+    _admit(limiter, clock, 50, 50)
+    for _ in range(3):
+        limiter.on_throttle(limiter.epoch)  # leaves slow start
+    clock.now += 1
+    _admit(limiter, clock, 50, 50)
+    for _ in range(3):
+        limiter.on_throttle(limiter.epoch)  # a decrease in congestion avoidance
     low = limiter.rate
+    assert 0 < low < 50
     clock.now += 1
     mid = limiter.rate
     clock.now += 5
     high = limiter.rate
     assert low < mid < high
+    assert high > 50
 
 
 async def test_acquire_spaces_requests_at_the_rate() -> None:
@@ -428,7 +459,9 @@ async def test_acquire_spaces_requests_at_the_rate() -> None:
     limiter = _retry.AdaptiveRateLimiter()
     for _ in range(100):
         limiter.on_success()
-    limiter.on_throttle(0)  # ~100/s measured over the last second
+    for _ in range(5):
+        limiter.on_throttle(0)  # ~100/s measured over the last second
+    assert limiter.enabled
     limiter._slow_start = False
     limiter._w_max = limiter._base_rate  # hold the rate steady for the measurement
     rate = limiter.rate
@@ -460,9 +493,9 @@ async def test_standard_mode_has_no_rate_limiter(no_sleep: None) -> None:
 
 
 async def test_adaptive_mode_engages_on_throttling(no_sleep: None) -> None:
-    """The first throttle of an operation turns its limiter on, and only its own."""
+    """Repeated throttling of an operation turns its limiter on, and only its own."""
     async with PortalEmulator() as emu, _client(emu) as client:
-        emu.fail_next("ListAccounts", 1, status=429, code="TooManyRequestsException")
+        emu.fail_next("ListAccounts", 2, status=429, code="TooManyRequestsException")
         await client.list_accounts(accessToken=emu.token)
         limiter = client._retrier.limiter("list_accounts")
         assert limiter is not None
