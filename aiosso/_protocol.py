@@ -9,7 +9,6 @@ instead of reading as an empty result.
 
 from __future__ import annotations
 
-import functools
 import json
 import platform
 import re
@@ -17,6 +16,7 @@ import string
 import sys
 from collections.abc import Mapping
 from http import HTTPStatus
+from itertools import chain
 from typing import Any, Final, cast
 from urllib.parse import quote
 
@@ -284,32 +284,34 @@ def _parse_struct(op: Operation, spec: OutputSpec, data: Any, where: str) -> dic
     return out
 
 
-@functools.cache
+_DICT_ONLY: Final = frozenset({dict})
+
+
+_KEYS: dict[int, frozenset[str]] = {}
+
+
 def _member_keys(spec: OutputSpec) -> frozenset[str]:
-    return frozenset(key for key, _ in spec)
-
-
-def _all_strings(item: dict[str, Any]) -> bool:
-    try:
-        "".join(item.values())
-    except TypeError:
-        return False
-    return True
+    # Keyed by identity: the specs are static, and hashing nested tuples costs microseconds.
+    keys = _KEYS.get(id(spec))
+    if keys is None:
+        keys = _KEYS[id(spec)] = frozenset(key for key, _ in spec)
+    return keys
 
 
 def _parse_list(op: Operation, spec: OutputSpec, value: Any, key: str) -> list[dict[str, Any]]:
     if type(value) is not list:
         raise _fail(op, f"member {key!r} is not a list")
     keys = _member_keys(spec)
-    items: list[dict[str, Any]] = []
-    for item in value:
-        # Fast path: an item with only known members, all strings, is kept as it is
-        # (str.join refuses anything but strings, in C).
-        if type(item) is dict and item.keys() <= keys and _all_strings(item):
-            items.append(item)
+    # Fast path, the common case: every item an object with only known members, all of them
+    # strings; the list is kept as it is. str.join refuses anything but strings, in C.
+    if set(map(type, value)) <= _DICT_ONLY and keys.issuperset(chain.from_iterable(value)):
+        try:
+            "".join(chain.from_iterable(map(dict.values, value)))
+        except TypeError:
+            pass
         else:
-            items.append(_parse_struct(op, spec, item, f"an item of {key!r}"))
-    return items
+            return value
+    return [_parse_struct(op, spec, item, f"an item of {key!r}") for item in value]
 
 
 def parse_success(

@@ -42,6 +42,7 @@ _CLOSED: Final[tuple[type[BaseException], ...]] = (
 # aiohttp would add "Accept: */*" and "Content-Type: application/octet-stream".
 _SKIP_AUTO_HEADERS: Final = ("Accept", "Content-Type")
 _NO_CONTENT_TYPE: Final = ("Content-Type",)
+_URL_CACHE_SIZE: Final = 1024
 
 # The default bound of a reply body: the API's largest page is a few tens of KiB.
 MAX_RESPONSE_BYTES: Final = 10 * 1024 * 1024
@@ -60,7 +61,17 @@ class _LeanRequest(aiohttp.ClientRequest):
 class Transport:
     """Sends one HTTP exchange and returns ``(status, lower-cased headers, body)``."""
 
-    __slots__ = ("_closed", "_limit", "_max_body", "_owns", "_session", "_skip", "_ssl", "_timeout")
+    __slots__ = (
+        "_closed",
+        "_limit",
+        "_max_body",
+        "_owns",
+        "_parsed",
+        "_session",
+        "_skip",
+        "_ssl",
+        "_timeout",
+    )
 
     def __init__(
         self,
@@ -73,6 +84,7 @@ class Transport:
         verify: bool | ssl.SSLContext = True,
     ) -> None:
         self._session = session
+        self._parsed: dict[str, URL] = {}
         self._max_body = max_response_bytes
         # Per request, so it applies to a borrowed session too; True defers to the
         # session's connector (aiohttp verifies certificates by default).
@@ -108,6 +120,16 @@ class Transport:
         )
         return self._session
 
+    def _url(self, url: str) -> URL:
+        # Already percent-encoded as botocore encodes: yarl must not requote it. The same
+        # URLs recur (a broker's credentials, a fan-out's first pages): parse each once.
+        parsed = self._parsed.get(url)
+        if parsed is None:
+            if len(self._parsed) >= _URL_CACHE_SIZE:
+                self._parsed.clear()
+            parsed = self._parsed[url] = URL(url, encoded=True)
+        return parsed
+
     async def send(
         self, method: str, url: str, headers: dict[str, str], body: bytes | None = None
     ) -> Reply:
@@ -133,8 +155,7 @@ class Transport:
                 skip = _NO_CONTENT_TYPE  # aiohttp would label an empty POST octet-stream
             async with session.request(
                 method,
-                # Already percent-encoded as botocore encodes; yarl must not requote it.
-                URL(url, encoded=True),
+                self._url(url),
                 headers=headers,
                 data=body,
                 timeout=self._timeout,

@@ -157,15 +157,16 @@ async def test_call_interrupted_at_each_await_point(
             )
             assert (await holder)["accountList"] == []
             assert len(srv.requests) == 1
-        else:  # rate_limit: a throttle turns the limiter on at its floor (a slot every 2 s)
-            srv.script(Reply(status=429, headers=(("x-amzn-ErrorType", "TooManyRequests"),)))
+        else:  # rate_limit: repeated throttles turn the limiter on at its floor (2 s a slot)
+            throttle = Reply(status=429, headers=(("x-amzn-ErrorType", "TooManyRequests"),))
+            srv.script(throttle, throttle)
             limiter = sso._retrier.limiter("list_accounts")
             assert limiter is not None
             await _interrupt(
                 sso.list_accounts(accessToken="t"), lambda: _until(limiter._queue.locked), how
             )
             assert limiter.enabled
-            assert len(srv.requests) == 1  # the retry never got its slot
+            assert len(srv.requests) == 2  # the second retry never got its slot
         assert await _settle(before) == set()
         assert _checked_out(sso) == 0
         aiosso.set_testing(True)  # the rate limiter's next slot is 2 s away
