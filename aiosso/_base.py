@@ -110,6 +110,12 @@ class ServiceClient:
                 name: op.api_name for name, op in sorted(self._OPERATIONS.items())
             },
         )
+        user_agent = _protocol.user_agent(
+            version=VERSION,
+            retry_mode=config.retries.mode,
+            appid=config.resolved_appid(),
+            extra=config.user_agent_extra,
+        )
         self._transport = Transport(
             session=session,
             connect_timeout=config.connect_timeout,
@@ -117,16 +123,11 @@ class ServiceClient:
             max_pool_connections=config.max_pool_connections,
             max_response_bytes=config.max_response_bytes,
             verify=config.verify,
+            static_headers={"User-Agent": user_agent, "Accept-Encoding": "identity"},
         )
         self._validate = config.parameter_validation
         base = resolved.url.rstrip("/")
         self._urls: dict[str, str] = {name: base + op.path for name, op in self._OPERATIONS.items()}
-        self._user_agent = _protocol.user_agent(
-            version=VERSION,
-            retry_mode=config.retries.mode,
-            appid=config.resolved_appid(),
-            extra=config.user_agent_extra,
-        )
         self._retrier = _retry.Retrier(
             config.retries, config.max_pool_connections, self._OPERATIONS
         )
@@ -174,11 +175,7 @@ class ServiceClient:
             self._raise_closed()
         if self._validate:
             _protocol.validate(op, params)
-        headers = {
-            "User-Agent": self._user_agent,
-            "Accept-Encoding": "identity",
-            "amz-sdk-invocation-id": invocation_id(),
-        }
+        headers = {"amz-sdk-invocation-id": invocation_id()}
         if op.header_members:
             _protocol.check_header_values(op, params)
             for member in op.header_members:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Mapping
 from typing import Final
 
 import aiohttp
@@ -70,6 +71,7 @@ class Transport:
         "_session",
         "_skip",
         "_ssl",
+        "_static",
         "_timeout",
     )
 
@@ -82,8 +84,12 @@ class Transport:
         max_pool_connections: int,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         verify: bool | ssl.SSLContext = True,
+        static_headers: Mapping[str, str] | None = None,
     ) -> None:
         self._session = session
+        # Headers that never change (User-Agent...): an owned session sends them as its
+        # defaults, which aiohttp merges in C; a borrowed one gets them with each request.
+        self._static = dict(static_headers or {})
         self._parsed: dict[str, URL] = {}
         self._max_body = max_response_bytes
         # Per request, so it applies to a borrowed session too; True defers to the
@@ -117,6 +123,7 @@ class Transport:
             cookie_jar=aiohttp.DummyCookieJar(),
             request_class=_LeanRequest,
             timeout=self._timeout,
+            headers=self._static,
         )
         return self._session
 
@@ -151,8 +158,11 @@ class Transport:
             )
         try:
             skip = self._skip
-            if skip is None and body is None and method == "POST":
-                skip = _NO_CONTENT_TYPE  # aiohttp would label an empty POST octet-stream
+            if skip is None:  # our own session: its default headers are ours already
+                if body is None and method == "POST":
+                    skip = _NO_CONTENT_TYPE  # aiohttp would label an empty POST octet-stream
+            else:
+                headers = {**self._static, **headers}
             async with session.request(
                 method,
                 self._url(url),
