@@ -35,6 +35,10 @@ working when the import line changes::
     ├── SSOTokenLoadError                no usable token in ~/.aws/sso/cache: log in
     ├── UnauthorizedSSOTokenError        the SSO session expired and cannot be refreshed: log in
     ├── TokenRetrievalError              a token could not be refreshed
+    ├── LoginError                       a login did not complete: try again
+    │   ├── PendingAuthorizationExpiredError  the device or browser authorization expired
+    │   ├── AuthorizationCodeLoadError   the browser's answer was not usable (state, no code)
+    │   └── LoginDeniedError             the user (or the service) denied the login
     ├── CacheFileError                   a cache file or its folder is unusable or unsafe
     │   ├── CorruptCacheFileError        ... not a JSON object (truncated, empty, ...)
     │   └── CacheLockTimeoutError        its lock was held too long (also TimeoutError)
@@ -56,6 +60,7 @@ from typing import Any
 __all__ = [
     "AccessDeniedException",
     "AioSSOError",
+    "AuthorizationCodeLoadError",
     "AuthorizationPendingException",
     "CacheFileError",
     "CacheLockTimeoutError",
@@ -79,10 +84,13 @@ __all__ = [
     "InvalidRequestException",
     "InvalidRequestRegionException",
     "InvalidScopeException",
+    "LoginDeniedError",
+    "LoginError",
     "NoRegionError",
     "OperationNotPageableError",
     "PaginationError",
     "ParamValidationError",
+    "PendingAuthorizationExpiredError",
     "ProfileNotFound",
     "ReadTimeoutError",
     "ResourceNotFoundException",
@@ -383,3 +391,22 @@ class TokenRetrievalError(AioSSOError):
     """A token provider could not produce a valid token (botocore's name and message)."""
 
     fmt = "Error when retrieving token from {provider}: {error_msg}"
+
+
+class LoginError(AioSSOError):
+    """A login did not complete; the message says why and what to do."""
+
+    fmt = "{error_msg}"
+
+
+class PendingAuthorizationExpiredError(LoginError):
+    """The authorization was not completed in time (device code or browser wait expired)."""
+
+
+class AuthorizationCodeLoadError(LoginError):
+    """The browser's callback did not bring a usable authorization code (bad ``state``, an
+    ``error`` instead of a code)."""
+
+
+class LoginDeniedError(LoginError):
+    """The user (or the directory) refused the authorization request."""
