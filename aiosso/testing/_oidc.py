@@ -30,7 +30,7 @@ from aiohttp import web
 
 from ._org import TokenState, TokenStore
 from ._stats import REDACTED, StatsCollector
-from ._wire import COMPACT, JSON
+from ._wire import COMPACT, JSON, json_error
 
 __all__ = ["ApprovalMode", "ClientRegistration", "OIDCSettings", "TokenPair"]
 
@@ -94,16 +94,8 @@ def oidc_error_response(
     status: int, code: str, description: str, extra: Mapping[str, str] | None = None
 ) -> web.Response:
     """``x-amzn-ErrorType``, ``x-amzn-RequestId``, ``{"error": ..., "error_description": ...}``."""
-    headers = {
-        "x-amzn-RequestId": str(uuid.uuid4()),
-        "x-amzn-ErrorType": f"{code}:{ERROR_NAMESPACE}",
-        "Content-Type": JSON,
-    }
-    if extra:
-        headers.update(extra)
     payload = {"error": error_code_to_oauth(code), "error_description": description}
-    body = json.dumps(payload, separators=COMPACT).encode()
-    return web.Response(status=status, body=body, headers=headers)
+    return json_error(status, code, ERROR_NAMESPACE, payload, extra)
 
 
 def redact_body(raw: bytes) -> tuple[tuple[str, str], ...]:

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import Mapping
 from http import HTTPStatus
 
 from aiohttp import web
@@ -46,19 +47,30 @@ class ServiceError(Exception):
         self.headers = headers
 
 
-def error_response(
-    status: int, code: str, message: str, extra: dict[str, str] | None = None
+def json_error(
+    status: int,
+    code: str,
+    namespace: str,
+    payload: Mapping[str, str],
+    extra: Mapping[str, str] | None = None,
 ) -> web.Response:
-    """The service's error: ``x-amzn-ErrorType``, ``x-amzn-RequestId``, ``{"message": ...}``."""
+    """An AWS JSON error: ``x-amzn-ErrorType: <code>:<namespace>``, a request id, the body."""
     headers = {
         "x-amzn-RequestId": str(uuid.uuid4()),
-        "x-amzn-ErrorType": f"{code}:{ERROR_NAMESPACE}",
+        "x-amzn-ErrorType": f"{code}:{namespace}",
         "Content-Type": JSON,
     }
     if extra:
         headers.update(extra)
-    body = json.dumps({"message": message}, separators=COMPACT).encode()
+    body = json.dumps(payload, separators=COMPACT).encode()
     return web.Response(status=status, body=body, headers=headers)
+
+
+def error_response(
+    status: int, code: str, message: str, extra: Mapping[str, str] | None = None
+) -> web.Response:
+    """The portal's error: ``x-amzn-ErrorType``, ``x-amzn-RequestId``, ``{"message": ...}``."""
+    return json_error(status, code, ERROR_NAMESPACE, {"message": message}, extra)
 
 
 def missing(member: str) -> ServiceError:
