@@ -247,11 +247,11 @@ class _Slot:
 _Key = tuple[str, str]
 
 
-def _cancelling() -> bool:
-    """Whether the current task has been asked to cancel (always False before 3.11)."""
-    task = asyncio.current_task()
-    cancelling = getattr(task, "cancelling", None)
-    return bool(cancelling()) if cancelling is not None else False
+@attrs.frozen
+class _Failed:
+    """A flight's error, handed to its waiters as a result (see the theory of operation)."""
+
+    error: BaseException
 
 
 class CredentialCache:
@@ -295,14 +295,18 @@ class CredentialCache:
     # Theory of operation (single-flight)
     # -----------------------------------
     # At most one fetch per key runs at a time, as a Task held in `_flights` (the "flight").
-    # A get() that needs a fetch joins the key's flight or starts one, then awaits it through
-    # `asyncio.shield`: cancelling one waiter cancels only its own wait, never the shared
-    # fetch. The flight stores its result in `_slots` itself, so the fetch completes and is
-    # cached even when every waiter has gone. A done-callback removes the flight from
-    # `_flights` and retrieves its exception, so a flight nobody awaits never warns. An
-    # error reaches every waiter through its own shield and is not stored. `invalidate()`
-    # detaches matching flights (they still answer their waiters but no longer write to the
-    # cache); `close()` cancels the flights, whose waiters then get ClientClosedError.
+    # A get() that needs a fetch joins the key's flight or starts one, and waits on a future
+    # of its own, listed in `_waiters[flight]`: cancelling one waiter cancels only that
+    # future, never the shared fetch. (One plain future per waiter costs half of what
+    # `asyncio.shield` does, which matters with thousands of concurrent callers.) The flight
+    # stores its result in `_slots` itself, so the fetch completes and is cached even when
+    # every waiter has gone. Its done-callback removes it from `_flights`, retrieves its
+    # exception (a flight nobody awaits never warns) and answers every waiter still waiting:
+    # with the credentials, or with an _Outcome carrying the error (a result, so a waiter
+    # cancelled at that very moment leaves no "exception never retrieved"); errors are not
+    # stored. `invalidate()` detaches matching flights (they still answer their waiters but no
+    # longer write to the cache); `close()` cancels the flights, whose waiters then get
+    # ClientClosedError.
 
     def __init__(
         self,
@@ -330,6 +334,9 @@ class CredentialCache:
         self._clock = clock
         self._slots: OrderedDict[_Key, _Slot] = OrderedDict()
         self._flights: dict[_Key, asyncio.Task[RoleCredentials]] = {}
+        self._waiters: dict[
+            asyncio.Task[RoleCredentials], list[asyncio.Future[RoleCredentials | _Failed]]
+        ] = {}
         self._closed = False
         self._hits = self._misses = self._fetches = 0
         self._failures = self._stale_served = self._evictions = 0
@@ -400,13 +407,14 @@ class CredentialCache:
         flight = self._flights.get(key)
         if flight is None:
             flight = self._start(key, slot)
-        try:
-            return await asyncio.shield(flight)
-        except asyncio.CancelledError:
-            # The flight itself was cancelled (by close(), before it ran); our caller was not.
-            if flight.cancelled() and self.closed and not _cancelling():
-                self._raise_closed()
-            raise
+        waiter: asyncio.Future[RoleCredentials | _Failed] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._waiters[flight].append(waiter)
+        outcome = await waiter
+        if isinstance(outcome, _Failed):
+            raise outcome.error
+        return outcome
 
     async def get_many(
         self, pairs: Iterable[tuple[str, str]], *, max_concurrency: int = 10
@@ -518,6 +526,7 @@ class CredentialCache:
             self._fetch(key, previous), name=f"aiosso-credentials-{key[0]}-{key[1]}"
         )
         self._flights[key] = flight
+        self._waiters[flight] = []
         self._fetches += 1
         flight.add_done_callback(lambda task: self._landed(key, task))
         return flight
@@ -525,8 +534,22 @@ class CredentialCache:
     def _landed(self, key: _Key, flight: asyncio.Task[RoleCredentials]) -> None:
         if self._flights.get(key) is flight:
             del self._flights[key]
-        if not flight.cancelled():
-            flight.exception()  # retrieved: waiters re-raise it through their own shields
+        waiters = self._waiters.pop(flight, ())
+        outcome: RoleCredentials | _Failed
+        if flight.cancelled():
+            if not self._closed:  # the loop is shutting down: so are the waiters
+                for waiter in waiters:
+                    waiter.cancel()
+                return
+            outcome = _Failed(
+                ClientClosedError(message="The credential cache was closed while fetching.")
+            )
+        else:
+            error = flight.exception()  # retrieved here: a flight nobody awaits never warns
+            outcome = flight.result() if error is None else _Failed(error)
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(outcome)
 
     def _owns(self, key: _Key) -> bool:
         return self._flights.get(key) is asyncio.current_task()
