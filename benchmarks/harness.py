@@ -284,20 +284,27 @@ def _parse_banner_line(line: str, found: dict[str, str]) -> None:
 
 
 @contextlib.contextmanager
-def server(kind: str, accounts: int, startup_timeout: float = 30.0) -> Iterator[ServerHandle]:
+def server(
+    kind: str,
+    accounts: int,
+    startup_timeout: float = 30.0,
+    extra_args: Sequence[str] = (),
+) -> Iterator[ServerHandle]:
     """Start a portal server in its own process; always kill it on exit.
 
     Args:
         kind: ``"canned"`` (:mod:`benchmarks._server`) or ``"emulator"`` (``aiosso.testing``).
         accounts: how many accounts ListAccounts pages over.
         startup_timeout: seconds to wait for the server's banner line.
+        extra_args: more command-line options for the server (e.g. the emulator's
+            ``--roles/--rate/--burst``); later options win over the defaults.
 
     Yields:
         A :class:`ServerHandle`.
     """
     with tempfile.TemporaryFile() as errfile:
         proc = subprocess.Popen(
-            _server_command(kind, accounts),
+            [*_server_command(kind, accounts), *extra_args],
             cwd=REPO_ROOT,
             env=child_env(),
             stdin=subprocess.PIPE,

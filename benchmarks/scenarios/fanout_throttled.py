@@ -34,12 +34,7 @@ import collections
 import contextlib
 import math
 import resource
-import select
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,68 +97,11 @@ QUICK_ORG = Org(accounts=30, roles=2, rate=50.0, burst=10)
 # --------------------------------------------------------------------------- server
 
 
-@contextlib.contextmanager
-def throttled_emulator(org: Org, startup_timeout: float = 30.0) -> Iterator[harness.ServerHandle]:
-    """Start ``python -m aiosso.testing`` with a rate limit in its own process; always kill it.
-
-    ``harness.server`` has no way to pass ``--roles/--rate/--burst``, hence this variant of it.
-    """
-    cmd = [
-        sys.executable,
-        "-m",
-        "aiosso.testing",
-        "--port",
-        "0",
-        "--accounts",
-        str(org.accounts),
-        "--roles",
-        str(org.roles),
-        "--page-size",
-        str(org.page_size),
-        "--rate",
-        repr(org.rate),
-        "--burst",
-        str(org.burst),
-    ]
-    with tempfile.TemporaryFile() as errfile:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=harness.REPO_ROOT,
-            env=harness.child_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=errfile,
-            bufsize=0,
-        )
-        try:
-            assert proc.stdout is not None
-            deadline = time.monotonic() + startup_timeout
-            found: dict[str, str] = {}
-            while not ("url" in found and "token" in found):
-                remaining = max(0.0, deadline - time.monotonic())
-                ready, _, _ = select.select([proc.stdout], [], [], remaining)
-                if not ready:
-                    raise harness.ChildError(f"emulator printed no url/token in {startup_timeout}s")
-                raw = proc.stdout.readline()
-                if not raw:
-                    proc.wait(timeout=5)
-                    errfile.seek(0)
-                    tail = errfile.read().decode(errors="replace")[-800:]
-                    raise harness.ChildError(f"emulator exited {proc.returncode}: {tail}")
-                harness._parse_banner_line(raw.decode(errors="replace"), found)
-            yield harness.ServerHandle(
-                url=found["url"].rstrip("/"), token=found["token"], kind="emulator", proc=proc
-            )
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=5)
-            if proc.stdout is not None:
-                proc.stdout.close()
+def throttled_emulator(org: Org) -> contextlib.AbstractContextManager[harness.ServerHandle]:
+    """``python -m aiosso.testing`` with the organisation and rate limit, in its own process."""
+    options = ["--roles", str(org.roles), "--page-size", str(org.page_size)]
+    options += ["--rate", repr(org.rate), "--burst", str(org.burst)]
+    return harness.server("emulator", org.accounts, extra_args=options)
 
 
 # --------------------------------------------------------------------------- child side
