@@ -506,8 +506,14 @@ class PortalEmulator:
         return tuple(self._stats.log)
 
     def reset_stats(self) -> None:
-        """Zero the counters and empty the request log."""
+        """Zero the counters and empty the request log (the rate limit is left as it is)."""
         self._stats.reset()
+
+    def reset(self) -> None:
+        """Start afresh for a new measurement: zero the counters, empty the request log and
+        refill every rate-limit bucket (what ``POST /_emulator/reset`` does)."""
+        self._stats.reset()
+        self._limiter.reset(self._limiter.limit)
 
     # -- HTTP ------------------------------------------------------------------------------
 
@@ -697,6 +703,6 @@ class PortalEmulator:
         if path == "/_emulator/stats" and request.method == "GET":
             return web.json_response(self._stats.snapshot().as_dict())
         if path == "/_emulator/reset" and request.method == "POST":
-            self._stats.reset()
+            self.reset()
             return web.json_response({"reset": True})
         return web.json_response({"message": "Unknown emulator endpoint"}, status=404)

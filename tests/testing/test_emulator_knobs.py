@@ -309,3 +309,17 @@ async def test_admin_endpoints(http: aiohttp.ClientSession) -> None:
         async with http.get(emu.url + "/_emulator/nope") as r:
             assert r.status == 404
         assert emu.stats.total == 0
+        # The reset refilled the bucket too: a fresh measurement starts with its burst.
+        status, _, _ = await get(http, emu)
+        assert status == 200
+
+
+async def test_reset_stats_keeps_the_buckets(http: aiohttp.ClientSession) -> None:
+    """reset_stats() only zeroes counters; reset() also refills the rate-limit buckets."""
+    async with PortalEmulator(rate_limit=RateLimit(rate=0.01), clock=Clock()) as emu:
+        assert (await get(http, emu))[0] == 200
+        emu.reset_stats()
+        assert (await get(http, emu))[0] == 429
+        emu.reset()
+        assert emu.stats.total == 0
+        assert (await get(http, emu))[0] == 200
