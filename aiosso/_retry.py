@@ -353,40 +353,14 @@ class Retrier:
         body: bytes | None = None,
     ) -> dict[str, Any]:
         """Send with retries; return the parsed result or raise the final error."""
-        limiter = self._limiters.get(op.name)
-        epoch = 0
-        headers["amz-sdk-request"] = self._first_header
-        gate = self._in_flight
-        if not gate.try_enter():
-            await gate.enter()
-        failure: HTTPClientError | None = None
         try:
-            if limiter is not None and limiter.enabled:
-                epoch = await limiter.acquire()
-            status, reply_headers, reply = await transport.send(op.method, url, headers, body)
-        except HTTPClientError as exc:
-            failure = exc
-        finally:
-            gate.leave()
-        if failure is not None:
-            if self._cfg.total_max_attempts == 1:
-                raise failure
-            return await self._retry(op, transport, url, headers, body, failure)
-        if status < 300:
-            if limiter is not None:
-                limiter.on_success()
-            log.debug("%s: HTTP %d", op.api_name, status)
-            return _protocol.parse_success(op, status, reply_headers, reply, 0)
-        response = _protocol.parse_error(op, status, reply_headers, reply, 0)
-        retryable, throttle = _classify(status, response)
-        if not retryable:
-            raise _protocol.make_error(op, response)
-        if throttle:
-            self._on_throttle(op.name, epoch)
-        first = _RetryableReply(response, throttle, retry_after_seconds(reply_headers))
-        if self._cfg.total_max_attempts == 1:
-            raise self._final_error(op, first, 1)
-        return await self._retry(op, transport, url, headers, body, first)
+            return await self._attempt(op, transport, url, headers, body, 1)
+        except (_RetryableReply, HTTPClientError) as failure:
+            if self._cfg.total_max_attempts > 1:
+                return await self._retry(op, transport, url, headers, body, failure)
+            if isinstance(failure, _RetryableReply):
+                raise self._final_error(op, failure, 1) from None
+            raise
 
     def _on_throttle(self, op_name: str, epoch: int) -> None:
         if self._cfg.mode != "adaptive":
@@ -443,7 +417,7 @@ class Retrier:
             async for attempt_ctx in retrying:
                 with attempt_ctx:
                     attempt = attempt_ctx.retry_state.attempt_number
-                    if pending is not None:  # attempt 1 already happened on the lean path
+                    if pending is not None:  # attempt 1 already happened, outside tenacity
                         exc, pending = pending, None
                         raise exc
                     return await self._attempt(op, transport, url, headers, body, attempt)
@@ -462,7 +436,11 @@ class Retrier:
     ) -> dict[str, Any]:
         limiter = self._limiters.get(op.name)
         epoch = 0
-        headers["amz-sdk-request"] = f"attempt={attempt}; max={self._cfg.total_max_attempts}"
+        headers["amz-sdk-request"] = (
+            self._first_header
+            if attempt == 1
+            else f"attempt={attempt}; max={self._cfg.total_max_attempts}"
+        )
         gate = self._in_flight
         if not gate.try_enter():
             await gate.enter()
@@ -475,6 +453,7 @@ class Retrier:
         if status < 300:
             if limiter is not None:
                 limiter.on_success()
+            log.debug("%s: HTTP %d", op.api_name, status)
             return _protocol.parse_success(op, status, reply_headers, reply, attempt - 1)
         response = _protocol.parse_error(op, status, reply_headers, reply, attempt - 1)
         retryable, throttle = _classify(status, response)

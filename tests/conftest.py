@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,3 +40,25 @@ def _isolate_aws_environment(
     # botocore must never reach for instance metadata from a test.
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     return home
+
+
+@pytest.fixture
+def no_sleep() -> Iterator[None]:
+    """Backoff and rate-limit sleeps off for the test, back on after."""
+    import aiosso
+
+    aiosso.set_testing(True)
+    try:
+        yield
+    finally:
+        aiosso.set_testing(False)
+
+
+@pytest.fixture
+def no_resource_warnings() -> Iterator[None]:
+    """After the test, collecting garbage raises no ResourceWarning (sockets, sessions)."""
+    yield
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []

@@ -10,12 +10,10 @@ out; no ``ResourceWarning``; and the same client then answers a normal call.
 from __future__ import annotations
 
 import asyncio
-import gc
 import socket
 import sys
 import time
-import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -26,17 +24,9 @@ import aiosso
 from aiosso import AsyncSSOClient, ClientConfig, CredentialCache, RetryConfig, RoleCredentials
 from aiosso.testing import Faults, PortalEmulator
 
+pytestmark = pytest.mark.usefixtures("no_resource_warnings")
+
 PROMPT = 1.0  # seconds: "promptly", generous for loaded CI machines
-
-
-@pytest.fixture(autouse=True)
-def _no_resource_warnings() -> Iterator[None]:
-    """After each test, collecting garbage raises no ResourceWarning (sockets, sessions)."""
-    yield
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        gc.collect()
-    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import gc
 import logging
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -31,16 +31,6 @@ from aiosso import (
 from aiosso.testing import Faults, PortalEmulator
 
 ONE_ATTEMPT = ClientConfig(retries={"total_max_attempts": 1})
-
-
-@pytest.fixture
-def no_sleep() -> Iterator[None]:
-    """Backoff sleeps off for the test, back on after."""
-    aiosso.set_testing(True)
-    try:
-        yield
-    finally:
-        aiosso.set_testing(False)
 
 
 @pytest.fixture

@@ -6,12 +6,11 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-import aiosso
 from aiosso import AsyncSSOClient, ClientClosedError, ClientConfig, ClientError
 from aiosso.credentials import CredentialCache, RoleCredentials
 from aiosso.exceptions import ResponseParserError, UnauthorizedException
@@ -76,16 +75,6 @@ def forbidden() -> ClientError:
     return ClientError(
         {"Error": {"Code": "ForbiddenException", "Message": "No access"}}, "GetRoleCredentials"
     )
-
-
-@pytest.fixture
-def no_sleep() -> Iterator[None]:
-    """Backoff sleeps off for the test, back on after."""
-    aiosso.set_testing(True)
-    try:
-        yield
-    finally:
-        aiosso.set_testing(False)
 
 
 @pytest.fixture

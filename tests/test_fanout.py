@@ -14,14 +14,6 @@ from aiosso.testing import Faults, PortalEmulator, RateLimit
 
 
 @pytest.fixture
-def no_sleep() -> Any:
-    """Backoff and rate-limit sleeps off for the test."""
-    aiosso.set_testing(True)
-    yield
-    aiosso.set_testing(False)
-
-
-@pytest.fixture
 async def emu() -> AsyncIterator[PortalEmulator]:
     """An organisation of 40 accounts with 3 roles each, served 2 items per page."""
     async with PortalEmulator(accounts=40, roles_per_account=3, page_size=2) as emulator:

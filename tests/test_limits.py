@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import gzip
 import time
 import tracemalloc
-import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -17,6 +15,8 @@ from aiohttp import web
 
 from aiosso import AsyncSSOClient, ClientConfig, ResponseTooLargeError
 from aiosso._transport import MAX_RESPONSE_BYTES, Transport
+
+pytestmark = pytest.mark.usefixtures("no_resource_warnings")
 
 MiB = 1024 * 1024
 PATH = "/assignment/accounts"
@@ -117,16 +117,6 @@ async def server() -> AsyncIterator[Server]:
     """A started loopback Server."""
     async with Server() as srv:
         yield srv
-
-
-@pytest.fixture(autouse=True)
-def _no_resource_warnings() -> Iterator[None]:
-    """After each test, collecting garbage raises no ResourceWarning (sockets, sessions)."""
-    yield
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        gc.collect()
-    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
 def _transport(limit: int) -> Transport:

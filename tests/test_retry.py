@@ -19,14 +19,6 @@ from aiosso.config import RetryConfig
 from aiosso.testing import PortalEmulator, RateLimit
 
 
-@pytest.fixture
-def no_sleep() -> Any:
-    """Backoff and rate-limit sleeps off for the test."""
-    aiosso.set_testing(True)
-    yield
-    aiosso.set_testing(False)
-
-
 def _client(emu: PortalEmulator, **retries: Any) -> aiosso.AsyncSSOClient:
     config = aiosso.ClientConfig(retries=RetryConfig(**retries)) if retries else None
     return aiosso.AsyncSSOClient("us-east-1", endpoint_url=emu.url, config=config)

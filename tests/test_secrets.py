@@ -13,7 +13,7 @@ import shutil
 import ssl
 import subprocess
 import traceback
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -44,16 +44,6 @@ def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     for name in LOGGERS:
         caplog.set_level(logging.DEBUG, logger=name)
     return caplog
-
-
-@pytest.fixture
-def no_sleep() -> Iterator[None]:
-    """Backoff sleeps off for the test, back on after."""
-    aiosso.set_testing(True)
-    try:
-        yield
-    finally:
-        aiosso.set_testing(False)
 
 
 def _log_texts(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -15,8 +15,6 @@ import os
 import sys
 import time
 import tracemalloc
-import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -25,6 +23,8 @@ import pytest
 import aiosso
 from aiosso import AccountFailure, AsyncSSOClient, ClientConfig, CredentialCache, RetryConfig
 from aiosso.testing import Faults, PortalEmulator, RateLimit
+
+pytestmark = pytest.mark.usefixtures("no_resource_warnings")
 
 _FD_DIR = "/proc/self/fd"
 
@@ -61,16 +61,6 @@ async def _settle(before: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
             break
         await asyncio.sleep(0.01)
     return extra
-
-
-@pytest.fixture(autouse=True)
-def _no_resource_warnings() -> Iterator[None]:
-    """After each soak, collecting garbage raises no ResourceWarning (sockets, sessions)."""
-    yield
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        gc.collect()
-    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
 def _config() -> ClientConfig:

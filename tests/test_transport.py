@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import re
 import socket
 import sys
 import time
-import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -17,7 +15,6 @@ import pytest
 from _scripted import Reply, ScriptedServer
 from aiohttp.client_reqrep import ConnectionKey
 
-import aiosso
 from aiosso import (
     AioSSOError,
     AsyncSSOClient,
@@ -31,32 +28,14 @@ from aiosso import (
     ReadTimeoutError,
 )
 
+pytestmark = pytest.mark.usefixtures("no_resource_warnings")
+
 aioresponses_module = pytest.importorskip("aioresponses")
 
 
 def config(**kwargs: Any) -> ClientConfig:
     """A one-attempt config, so failures surface at once."""
     return ClientConfig(retries={"total_max_attempts": 1}, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def _nothing_leaks() -> Iterator[None]:
-    """After each test, collecting garbage raises no ResourceWarning (sockets, sessions)."""
-    yield
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        gc.collect()
-    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
-
-
-@pytest.fixture
-def no_sleep() -> Iterator[None]:
-    """Backoff sleeps off for the test, back on after."""
-    aiosso.set_testing(True)
-    try:
-        yield
-    finally:
-        aiosso.set_testing(False)
 
 
 @pytest.fixture
