@@ -66,8 +66,10 @@ invocation_id = _invocation_ids().__next__
 class ServiceClient:
     """Base of the service clients (not used directly).
 
-    Construction does no I/O and needs no running loop. The ``aiohttp`` session is created on
-    first use inside the running loop, or ``session=`` is used as given and never closed.
+    Construction does no I/O and needs no running loop. Connections are opened on first use,
+    in the running loop, by a lean keep-alive pool of the client's own (or an ``aiohttp``
+    session of its own when a proxy from the environment applies); ``session=`` is used as
+    given instead, and never closed.
     """
 
     _OPERATIONS: ClassVar[Mapping[str, Operation]]

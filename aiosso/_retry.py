@@ -33,6 +33,7 @@ import asyncio
 import functools
 import logging
 import random
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -42,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Final
 from aiosso import _protocol
 from aiosso._operations import Operation
 from aiosso.config import RetryConfig
-from aiosso.exceptions import ClientError, HTTPClientError
+from aiosso.exceptions import ClientError, HTTPClientError, SSLError
 
 if TYPE_CHECKING:
     import tenacity
@@ -81,6 +82,21 @@ def set_testing(testing: bool) -> None:
 def is_testing() -> bool:
     """Whether :func:`set_testing` turned sleeps off."""
     return _testing
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Whether a failed attempt is worth another: not a certificate that failed to verify."""
+    if isinstance(exc, SSLError):
+        return not _certificate_failure(exc)
+    return isinstance(exc, (_RetryableReply, HTTPClientError))
+
+
+def _certificate_failure(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return True
+    # aiohttp wraps it: ClientConnectorCertificateError.certificate_error
+    return isinstance(getattr(cause, "certificate_error", None), ssl.SSLCertVerificationError)
 
 
 async def _sleep(seconds: float) -> None:
@@ -356,7 +372,7 @@ class Retrier:
         try:
             return await self._attempt(op, transport, url, headers, body, 1)
         except (_RetryableReply, HTTPClientError) as failure:
-            if self._cfg.total_max_attempts > 1:
+            if self._cfg.total_max_attempts > 1 and _retryable(failure):
                 return await self._retry(op, transport, url, headers, body, failure)
             if isinstance(failure, _RetryableReply):
                 raise self._final_error(op, failure, 1) from None
@@ -406,7 +422,7 @@ class Retrier:
         retrying = tenacity.AsyncRetrying(
             stop=stop,
             wait=functools.partial(self._wait, op.name),
-            retry=tenacity.retry_if_exception_type((_RetryableReply, HTTPClientError)),
+            retry=tenacity.retry_if_exception(_retryable),
             sleep=_sleep,
             reraise=True,
             before_sleep=_log_retry(op),

@@ -1,20 +1,34 @@
-"""The thin aiohttp adapter, and the one place where aiohttp/asyncio errors become aiosso's.
+"""How a client's requests reach the network, and where transport errors become aiosso's.
 
-It owns the ``aiohttp.ClientSession`` it creates (lazily, inside the running loop) and
-never closes one it was given. Reply bodies are bounded: a declared ``Content-Length`` over
-the limit is refused before reading, any other body is read with a running cap.
+Three routes, one interface (:meth:`Transport.send`):
+
+* a client that owns its connections (no ``session=``) speaks HTTP/1.1 through
+  :mod:`aiosso._pool`, a lean keep-alive pool: the common case, and the fast one;
+* a borrowed ``aiohttp.ClientSession`` is used as given (its connector, proxy, tracing and
+  TLS settings apply) and never closed;
+* an owned client falls back to an ``aiohttp`` session of its own when a proxy from the
+  environment (``HTTPS_PROXY``/``HTTP_PROXY``, minus ``NO_PROXY``) applies to the endpoint,
+  or while ``aiohttp.ClientSession._request`` is patched (``aioresponses``), so that such
+  mocks keep working.
+
+Reply bodies are bounded on every route: a declared ``Content-Length`` over the limit is
+refused before reading, any other body is read with a running cap.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import ssl
+import urllib.request
 from collections.abc import Mapping
 from typing import Final
+from urllib.parse import urlsplit
 
 import aiohttp
 from yarl import URL
 
+from aiosso._pool import ConnectionPool, Reply, public_url
 from aiosso.exceptions import (
     AioSSOError,
     ClientClosedError,
@@ -24,7 +38,11 @@ from aiosso.exceptions import (
     HTTPClientError,
     ReadTimeoutError,
     ResponseTooLargeError,
+    SSLError,
 )
+
+# What aioresponses and similar mocks replace: while it is not this, aiohttp is used.
+_AIOHTTP_REQUEST: Final = aiohttp.ClientSession._request
 
 # aiohttp >= 3.10 tells connect and read timeouts apart by class; older ones by message.
 _CONNECT_TIMEOUT: Final[tuple[type[BaseException], ...]] = tuple(
@@ -49,8 +67,6 @@ _URL_CACHE_SIZE: Final = 1024
 MAX_RESPONSE_BYTES: Final = 10 * 1024 * 1024
 _CHUNK: Final = 64 * 1024
 
-Reply = tuple[int, dict[str, str], bytes]
-
 
 class _LeanRequest(aiohttp.ClientRequest):
     # The headers aiohttp adds on its own (Accept, Accept-Encoding) are ones botocore does
@@ -68,11 +84,14 @@ class Transport:
         "_max_body",
         "_owns",
         "_parsed",
+        "_pool",
+        "_proxied",
         "_session",
         "_skip",
         "_ssl",
         "_static",
         "_timeout",
+        "_timeouts",
     )
 
     def __init__(
@@ -99,6 +118,9 @@ class Transport:
         # An owned session adds none of those headers; a borrowed one is told per request.
         self._skip: tuple[str, ...] | None = None if session is None else _SKIP_AUTO_HEADERS
         self._closed = False
+        self._pool: ConnectionPool | None = None
+        self._proxied: bool | None = None  # decided on first use, from the environment
+        self._timeouts = (connect_timeout, read_timeout)
         self._limit = max_pool_connections
         # No total timeout: waiting for a free pooled connection is not a network timeout.
         self._timeout = aiohttp.ClientTimeout(
@@ -107,8 +129,12 @@ class Transport:
 
     @property
     def owns_open_session(self) -> bool:
-        """True while a session this transport created is open."""
-        return self._owns and self._session is not None and not self._session.closed
+        """True while connections or a session this transport created are open."""
+        if not self._owns:
+            return False
+        if self._pool is not None and not self._pool.closed:
+            return True
+        return self._session is not None and not self._session.closed
 
     @property
     def closed(self) -> bool:
@@ -118,14 +144,28 @@ class Transport:
     def _open(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=0)
         # No cookies (the API sets none), and no automatic Accept header: botocore sends none.
+        # trust_env: this session exists for proxies (or for a mock, which ignores it).
         self._session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
             request_class=_LeanRequest,
             timeout=self._timeout,
             headers=self._static,
+            trust_env=True,
         )
         return self._session
+
+    def _open_pool(self) -> ConnectionPool:
+        connect_timeout, read_timeout = self._timeouts
+        self._pool = ConnectionPool(
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            limit=self._limit,
+            max_body=self._max_body,
+            verify=self._ssl,
+            static_headers=self._static,
+        )
+        return self._pool
 
     def _url(self, url: str) -> URL:
         # Already percent-encoded as botocore encodes: yarl must not requote it. The same
@@ -147,8 +187,21 @@ class Transport:
             HTTPClientError: (a subclass naming the URL) the exchange failed.
             ResponseTooLargeError: the body exceeds ``max_response_bytes`` (not read).
         """
+        pool = self._pool
+        if pool is not None and aiohttp.ClientSession._request is _AIOHTTP_REQUEST:
+            return await pool.request(method, url, headers, body)
         if self._closed:
             raise ClientClosedError(message="This client has been closed; create a new one.")
+        if self._owns and aiohttp.ClientSession._request is _AIOHTTP_REQUEST:
+            if self._proxied is None:
+                self._proxied = _proxy_applies(url)
+            if not self._proxied:
+                return await self._open_pool().request(method, url, headers, body)
+        return await self._send_aiohttp(method, url, headers, body)
+
+    async def _send_aiohttp(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None
+    ) -> Reply:
         session = self._session
         if session is None:
             session = self._open()
@@ -207,11 +260,30 @@ class Transport:
             raise
 
     async def close(self) -> None:
-        """Close the session if this transport created it; idempotent."""
+        """Close the connections and session this transport created; idempotent."""
         self._closed = True
+        pool = self._pool
+        if pool is not None:
+            await pool.close()
         session, self._session = self._session, None
         if self._owns and session is not None and not session.closed:
             await session.close()
+
+
+def _proxy_applies(url: str) -> bool:
+    """True if the environment names a proxy for ``url`` that ``NO_PROXY`` does not exclude.
+
+    Loopback endpoints (the emulator, a local test server) never go through a proxy, as in
+    Go's ``ProxyFromEnvironment``: no remote proxy can reach this machine's loopback.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host == "localhost" or _is_loopback(host):
+        return False
+    proxies = urllib.request.getproxies()
+    if not proxies.get(parts.scheme):  # aiohttp, like botocore, reads only http(s)_proxy
+        return False
+    return not urllib.request.proxy_bypass(parts.netloc)
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, limit: int, url: str) -> bytes:
@@ -234,7 +306,7 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int, url: str) -> by
         else:
             return b"".join(chunks)
     resp.close()
-    raise ResponseTooLargeError(endpoint_url=_public(url), limit=limit)
+    raise ResponseTooLargeError(endpoint_url=public_url(url), limit=limit)
 
 
 def _translate(
@@ -244,7 +316,13 @@ def _translate(
     if session.closed:
         # Closing the session under a call in flight ("Connector is closed", a reset...).
         return ClientClosedError(message="The aiohttp session was closed during the call.")
-    public = _public(url)
+    public = public_url(url)
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        cert = exc.certificate_error
+        reason = getattr(cert, "verify_message", None) or str(cert)
+        return SSLError(endpoint_url=public, error=reason)
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return SSLError(endpoint_url=public, error=str(exc))
     if isinstance(exc, aiohttp.ServerTimeoutError):
         if isinstance(exc, _CONNECT_TIMEOUT) or "Connection timeout" in str(exc):
             return ConnectTimeoutError(endpoint_url=public)
@@ -258,14 +336,15 @@ def _translate(
     return HTTPClientError(error=f"{type(exc).__name__} for {public}")
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _caller_cancelled() -> bool:
     task = asyncio.current_task()
     cancelling = getattr(task, "cancelling", None)  # Python >= 3.11
     # Without Task.cancelling() (3.10) a cancellation cannot be told apart: keep it.
     return cancelling is None or cancelling() > 0
-
-
-def _public(url: str) -> str:
-    # The query holds only account ids, role names and page tokens, never a secret; still,
-    # page tokens can be long, so messages name the URL up to the query.
-    return url.split("?", 1)[0]

@@ -82,8 +82,10 @@ class AsyncSSOClient(ServiceClient):
     """An asyncio client for the IAM Identity Center portal API, a drop-in for
     aiobotocore's ``sso`` client.
 
-    Construction does no I/O and needs no running loop. The ``aiohttp`` session is created on
-    first use inside the running loop, or ``session=`` is used as given and never closed.
+    Construction does no I/O and needs no running loop. Connections are opened on first use,
+    in the running loop, by a lean keep-alive pool of the client's own (or an ``aiohttp``
+    session of its own when a proxy from the environment applies); ``session=`` is used as
+    given instead, and never closed.
     Use ``async with`` (or ``await close()``) to release what the client owns.
 
     Args:
@@ -91,7 +93,8 @@ class AsyncSSOClient(ServiceClient):
             ``AWS_DEFAULT_REGION``.
         endpoint_url: a base URL used verbatim; falls back to ``AWS_ENDPOINT_URL_SSO`` then
             ``AWS_ENDPOINT_URL`` (unless ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true``).
-        session: an ``aiohttp.ClientSession`` to borrow.
+        session: an ``aiohttp.ClientSession`` to send through (its connector, proxy and TLS
+            settings apply).
         config: a :class:`~aiosso.ClientConfig`.
 
     Raises:

@@ -46,7 +46,8 @@ working when the import line changes::
     ├── ResponseTooLargeError            a reply beyond ``max_response_bytes`` (not read)
     └── HTTPClientError                  the HTTP exchange itself failed
         ├── EndpointConnectionError      could not connect
-        │   └── ConnectTimeoutError      connecting took too long (also TimeoutError)
+        │   ├── ConnectTimeoutError      connecting took too long (also TimeoutError)
+        │   └── SSLError                 TLS failed: certificate not trusted, handshake error
         ├── ReadTimeoutError             the reply took too long (also TimeoutError)
         └── ConnectionClosedError        the connection dropped mid-exchange
 
@@ -96,6 +97,7 @@ __all__ = [
     "ResourceNotFoundException",
     "ResponseParserError",
     "ResponseTooLargeError",
+    "SSLError",
     "SSOTokenLoadError",
     "SlowDownException",
     "TokenRetrievalError",
@@ -300,6 +302,15 @@ class ConnectTimeoutError(EndpointConnectionError, TimeoutError):
     """Connecting to the endpoint took longer than ``connect_timeout``."""
 
     fmt = 'Connect timeout on endpoint URL: "{endpoint_url}"'
+
+
+class SSLError(EndpointConnectionError):
+    """The TLS handshake failed (an untrusted certificate, a name mismatch, a protocol error).
+
+    Not retried when the certificate failed verification: that does not fix itself.
+    """
+
+    fmt = "SSL validation failed for {endpoint_url} {error}"
 
 
 class ReadTimeoutError(HTTPClientError, TimeoutError):

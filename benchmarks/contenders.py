@@ -154,6 +154,36 @@ class AiossoContender(Contender):
 
 
 @register
+class AiossoSessionContender(AiossoContender):
+    """aiosso sending through a borrowed ``aiohttp.ClientSession`` (``session=``).
+
+    The route a user takes to bring their own connector, proxy or tracing settings: it shows
+    what aiohttp's request machinery costs on top of aiosso's own per-call work.
+    """
+
+    name = "aiosso-session"
+    requires = ("aiosso", "aiohttp")
+
+    async def open(self) -> None:
+        import aiohttp
+
+        from aiosso import AsyncSSOClient, ClientConfig
+
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.pool))
+        self._client = AsyncSSOClient(
+            region_name=REGION,
+            endpoint_url=self.url,
+            session=self._session,
+            config=ClientConfig(max_pool_connections=self.pool),
+        )
+        await self._client.__aenter__()
+
+    async def close(self) -> None:
+        await self._client.__aexit__(None, None, None)
+        await self._session.close()
+
+
+@register
 class FloorContender(Contender):
     """Bare aiohttp: ``session.get`` + ``json.loads``, as a competent user writes it."""
 

@@ -64,7 +64,13 @@ class Settings:
 
     quick: bool = False
     reps: int = 5
-    contenders: tuple[str, ...] = ("aiosso", "floor", "aiobotocore", "botocore-threads")
+    contenders: tuple[str, ...] = (
+        "aiosso",
+        "aiosso-session",
+        "floor",
+        "aiobotocore",
+        "botocore-threads",
+    )
     loop: str = "asyncio"
     pagination_server: str = "auto"
     timeout: float = 300.0

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from _inspect import connections
 from _scripted import Reply, ScriptedServer
 from aiohttp import web
 
@@ -64,10 +65,7 @@ async def _settle(before: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
 
 def _checked_out(sso: AsyncSSOClient) -> int:
     """Connections the client's pool has handed out and not got back."""
-    session = sso._transport._session
-    if session is None or session.connector is None:
-        return 0
-    return len(session.connector._acquired)
+    return connections(sso._transport)[0]
 
 
 async def _interrupt(call: Awaitable[Any], parked: Callable[[], Awaitable[None]], how: str) -> None:

@@ -9,8 +9,8 @@ import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import aiohttp
 import pytest
+from _inspect import connections
 from aiohttp import web
 
 from aiosso import AsyncSSOClient, ClientConfig, ResponseTooLargeError
@@ -235,12 +235,9 @@ async def test_refused_reply_leaves_no_connection_open(server: Server) -> None:
     try:
         with pytest.raises(ResponseTooLargeError):
             await _send(transport, server.url)
-        session = transport._session
-        assert session is not None
-        connector = session.connector
-        assert isinstance(connector, aiohttp.TCPConnector)
-        assert not connector._acquired
-        assert sum(len(c) for c in connector._conns.values()) == 0
+        assert transport._pool is not None
+        assert connections(transport) == (0, 0)
+        assert transport._pool._count == 0
     finally:
         await transport.close()
 

@@ -12,6 +12,7 @@ import logging
 import shutil
 import ssl
 import subprocess
+import time
 import traceback
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
@@ -30,6 +31,7 @@ from aiosso import (
     CredentialCache,
     EndpointConnectionError,
     RoleCredentials,
+    SSLError,
 )
 from aiosso._transport import Transport
 from aiosso.cli import main
@@ -291,9 +293,23 @@ async def test_self_signed_certificate_is_refused_by_default(https_url: str) -> 
     async with AsyncSSOClient(endpoint_url=https_url, config=config) as sso:
         with pytest.raises(EndpointConnectionError) as info:
             await sso.list_accounts(accessToken="token-for-an-untrusted-server-0123")
-    assert isinstance(info.value.__cause__, ssl.SSLError) or "certificate" in repr(
-        info.value.__cause__
-    )
+    assert type(info.value) is SSLError
+    assert isinstance(info.value.__cause__, ssl.SSLCertVerificationError)
+    assert str(info.value).startswith(f"SSL validation failed for {https_url}/assignment/accounts ")
+    assert "certificate" in str(info.value)
+
+
+async def test_untrusted_certificate_is_not_retried(
+    https_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A certificate that fails verification fails the call at once, default retries or not."""
+    caplog.set_level(logging.DEBUG, logger="aiosso")
+    async with AsyncSSOClient(endpoint_url=https_url) as sso:
+        started = time.monotonic()
+        with pytest.raises(SSLError):
+            await sso.list_accounts(accessToken="token-for-an-untrusted-server-0123")
+    assert time.monotonic() - started < 2.0
+    assert not [r for r in caplog.records if "retry" in r.getMessage().lower()]
 
 
 async def test_transport_verifies_unless_told_otherwise(
@@ -312,7 +328,7 @@ async def test_transport_verifies_unless_told_otherwise(
             results[name] = type(exc)
         finally:
             await transport.close()
-    assert results == {"default": EndpointConnectionError, "context": 200, "off": 200}
+    assert results == {"default": SSLError, "context": 200, "off": 200}
 
 
 @pytest.mark.parametrize("value", ["false", 0, None, "/etc/ssl/cert.pem"])

@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 import pytest
+from _inspect import connections
 
 import aiosso
 from aiosso import AccountFailure, AsyncSSOClient, ClientConfig, CredentialCache, RetryConfig
@@ -113,16 +114,15 @@ async def _soak(mix: Mix, trace: bool = True) -> dict[str, Any]:
                 _, peak = tracemalloc.get_traced_memory()
             finally:
                 tracemalloc.stop()
-            session = sso._transport._session
-            assert session is not None
-            connector = session.connector
+            transport = sso._transport
+            assert transport._pool is not None
         elapsed = time.monotonic() - started
         stats = emu.stats
     finally:
         await emu.close()
-    assert session.closed
-    assert connector is not None
-    assert connector.closed
+    assert not transport.owns_open_session
+    assert connections(transport) == (0, 0)
+    assert transport._pool._count == 0  # every connection's socket is closed
     leftover = await _settle(tasks_before)
     gc.collect()
     return {

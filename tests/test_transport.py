@@ -26,7 +26,9 @@ from aiosso import (
     EndpointConnectionError,
     HTTPClientError,
     ReadTimeoutError,
+    SSLError,
 )
+from aiosso._transport import _proxy_applies
 
 pytestmark = pytest.mark.usefixtures("no_resource_warnings")
 
@@ -97,7 +99,7 @@ async def test_connection_refused(refused_url: str) -> None:
     exc = await call_fails(refused_url, config())
     assert type(exc) is EndpointConnectionError
     assert str(exc) == f'Could not connect to the endpoint URL: "{refused_url}/assignment/accounts"'
-    assert isinstance(exc.__cause__, aiohttp.ClientConnectorError)
+    assert isinstance(exc.__cause__, ConnectionRefusedError)
 
 
 async def test_connection_refused_after_retries(refused_url: str, no_sleep: None) -> None:
@@ -266,7 +268,8 @@ def _make(name: str) -> BaseException:
 MAPPING: list[tuple[str, type[AioSSOError]]] = [
     ("ClientConnectorError", EndpointConnectionError),
     ("ClientConnectorDNSError", EndpointConnectionError),
-    ("ClientConnectorSSLError", EndpointConnectionError),
+    ("ClientConnectorSSLError", SSLError),
+    ("ClientConnectorCertificateError", SSLError),
     ("ClientProxyConnectionError", EndpointConnectionError),
     ("ConnectionTimeoutError", ConnectTimeoutError),
     ("SocketTimeoutError", ReadTimeoutError),
@@ -329,3 +332,42 @@ async def test_transport_errors_are_retried_by_default(srv: ScriptedServer, no_s
         result = await sso.logout(accessToken="t")
     assert result["ResponseMetadata"]["RetryAttempts"] == 1
     assert len(srv.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("env", "url", "expected"),
+    [
+        ({}, "https://portal.sso.us-east-1.amazonaws.com/x", False),
+        (
+            {"HTTPS_PROXY": "http://proxy.corp:3128"},
+            "https://portal.sso.eu-west-1.amazonaws.com/x",
+            True,
+        ),
+        (
+            {"https_proxy": "http://proxy.corp:3128"},
+            "https://portal.sso.eu-west-1.amazonaws.com/x",
+            True,
+        ),
+        (
+            {"HTTP_PROXY": "http://proxy.corp:3128"},
+            "https://portal.sso.eu-west-1.amazonaws.com/x",
+            False,
+        ),
+        ({"HTTP_PROXY": "http://proxy.corp:3128"}, "http://sso.example.test:8080/x", True),
+        (
+            {"HTTPS_PROXY": "http://proxy.corp:3128", "NO_PROXY": ".amazonaws.com"},
+            "https://portal.sso.eu-west-1.amazonaws.com/x",
+            False,
+        ),
+        ({"HTTP_PROXY": "http://proxy.corp:3128"}, "http://127.0.0.1:8765/x", False),
+        ({"HTTP_PROXY": "http://proxy.corp:3128"}, "http://localhost:8765/x", False),
+        ({"HTTP_PROXY": "http://proxy.corp:3128"}, "http://[::1]:8765/x", False),
+    ],
+)
+def test_proxy_decision_follows_the_environment(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], url: str, expected: bool
+) -> None:
+    """A proxy applies per scheme, NO_PROXY excludes hosts, loopback is always direct."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert _proxy_applies(url) is expected
