@@ -167,21 +167,24 @@ class ResponseParser:
             raise HTTPParseError("a bare CR, LF or NUL in the reply head")
         lines = text.split("\r\n")
         line = lines[0]
+        # Errors quote at most 16 characters of the status line ("SSH-2.0-OpenSSH_", "HTTP/2
+        # 200"), and no other line: a server or proxy that echoes the request back must not
+        # put the bearer token into an exception message.
         if (
             len(line) < 12
             or not line.startswith(("HTTP/1.1 ", "HTTP/1.0 "))
             or not line[9:12].isdecimal()
             or (len(line) > 12 and line[12] != " ")
         ):
-            raise HTTPParseError(f"invalid status line {line[:40]!r}")
+            raise HTTPParseError(f"invalid status line {line[:16]!r}...")
         status = int(line[9:12])
         if status < 100:
-            raise HTTPParseError(f"invalid status line {line[:40]!r}")
+            raise HTTPParseError(f"invalid status line {line[:16]!r}...")
         headers: dict[str, str] = {}
-        for field in lines[1:]:
+        for number, field in enumerate(lines[1:], 2):
             name, colon, value = field.partition(":")
             if not colon or not _TOKEN.fullmatch(name):
-                raise HTTPParseError(f"invalid header line {field[:40]!r}")
+                raise HTTPParseError(f"invalid header line (line {number} of the reply)")
             name = name.lower()
             value = value.strip(" \t")
             if name in headers:
@@ -290,7 +293,7 @@ class ResponseParser:
         elif state == _CHUNK_SIZE:
             size = line.split(b";", 1)[0].strip(b" \t").decode("latin-1")
             if not size or len(size) > 16 or not _HEX.issuperset(size):
-                raise HTTPParseError(f"invalid chunk size {line[:40]!r}")
+                raise HTTPParseError("invalid chunk size line")
             self._remaining = int(size, 16)
             if self._remaining:
                 if self._size + self._remaining > self._limit:
@@ -302,7 +305,7 @@ class ResponseParser:
             self._state = _DONE
             self.body = b"".join(self._parts)
         elif b":" not in line:
-            raise HTTPParseError(f"invalid trailer line {line[:40]!r}")
+            raise HTTPParseError("invalid trailer line")
         else:
             self._remaining += len(line)  # trailers are ignored, but bounded like a head
             if self._remaining > MAX_HEAD_BYTES:

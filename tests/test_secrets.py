@@ -8,6 +8,7 @@ exception text), reprs and ``str()`` of everything the user can hold, exception 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import ssl
@@ -30,6 +31,7 @@ from aiosso import (
     ClientConfig,
     CredentialCache,
     EndpointConnectionError,
+    HTTPClientError,
     RoleCredentials,
     SSLError,
 )
@@ -347,3 +349,49 @@ async def test_configured_context_reaches_the_client(
     async with AsyncSSOClient(endpoint_url=https_url, config=config) as sso:
         page = await sso.list_accounts(accessToken="t")
     assert page["accountList"] == []
+
+
+_ECHOES = {
+    "as the status line": (b"", b"\r\n\r\n"),
+    "as a header line": (b"HTTP/1.1 200 OK\r\n", b"\r\n\r\n"),
+    "as a chunk size line": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", b"\r\n"),
+    "as a trailer line": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n",
+        b"\r\n\r\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("echo", list(_ECHOES.values()), ids=list(_ECHOES))
+async def test_a_server_echoing_the_token_header_leaks_no_token(
+    echo: tuple[bytes, bytes],
+) -> None:
+    """A broken server or proxy reflecting the token's header line: errors never quote it."""
+    token = "echoed-token-0123456789abcdef"
+    before, after = echo
+    seen: list[bytes] = []
+
+    async def reflect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        seen.append(request)
+        line = next(x for x in request.split(b"\r\n") if b"bearer_token" in x)
+        writer.write(before + line.replace(b":", b"") + after)  # no colon: never a valid field
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(reflect, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        config = ClientConfig(retries={"total_max_attempts": 1})
+        async with AsyncSSOClient(endpoint_url=url, config=config) as sso:
+            with pytest.raises(HTTPClientError, match="invalid HTTP reply") as info:
+                await sso.get_role_credentials(
+                    roleName="Admin", accountId="111122223333", accessToken=token
+                )
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert seen
+    assert token.encode() in seen[0]  # the token really went out, and came back
+    rendered = "".join(traceback.format_exception(info.value)) + repr(info.value)
+    assert token[:6] not in rendered
