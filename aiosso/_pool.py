@@ -122,6 +122,9 @@ class _Connection(asyncio.Protocol):
         except (HTTPParseError, BodyTooLargeError) as exc:
             self._fail(exc)
             return
+        except Exception as exc:  # a parser bug must still end as an aiosso error
+            self._fail(HTTPParseError(f"an unreadable reply ({type(exc).__name__})"))
+            return
         if done:
             self._complete(parser)
 

@@ -28,59 +28,56 @@ and returns it without opening another browser tab (``force=True`` logs in anywa
 cached role credentials (``~/.aws/cli/cache``), as ``aws sso logout`` does.
 
 Nothing here logs or puts in an exception message a token, secret, code or verifier.
+
+Layout: the two flows (and :func:`pkce_pair`, :func:`authorization_url`) are in
+:mod:`aiosso._login_flows`, the client registration and its reuse in :mod:`aiosso._registration`;
+this module runs them under the lock, writes the token, and logs out.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import logging
-import secrets
 import sys
 import time
-import uuid
 import webbrowser
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Final, Literal
-from urllib.parse import quote, urlencode
+from typing import TYPE_CHECKING, Literal
 
 import attrs
 
-from aiosso._callback import CALLBACK_PATH, CallbackServer
+from aiosso._login_flows import Opener as Opener
+from aiosso._login_flows import PromptCallback as PromptCallback
+from aiosso._login_flows import authorization_url, pkce_pair
+from aiosso._login_flows import device_flow as _device_flow
+from aiosso._login_flows import pkce_flow as _pkce_flow
+from aiosso._registration import DEFAULT_SCOPES as DEFAULT_SCOPES
+from aiosso._registration import EXPIRY_WINDOW
+from aiosso._registration import REGISTERED_REDIRECT_URI as REGISTERED_REDIRECT_URI
+from aiosso._registration import client_registration as _registration
 from aiosso.awsconfig import AWSConfig, SSOSession, parse_config
 from aiosso.exceptions import (
-    AccessDeniedException,
     AioSSOError,
     AuthorizationCodeLoadError,
-    AuthorizationPendingException,
     CacheLockTimeoutError,
     ClientError,
-    ExpiredTokenException,
     LoginDeniedError,
     LoginError,
     PendingAuthorizationExpiredError,
-    SlowDownException,
 )
-from aiosso.oidc import AUTHORIZATION_CODE_GRANT, DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT
 from aiosso.tokencache import (
     ClientRegistration,
     CorruptCacheFileError,
     RoleCredentialCache,
     SSOToken,
     SSOTokenCache,
-    registration_cache_key,
     role_credentials_cache_key,
 )
 
 if TYPE_CHECKING:
-    from aiosso.oidc import (
-        AsyncSSOOIDCClient,
-        CreateTokenResponseTypeDef,
-        StartDeviceAuthorizationResponseTypeDef,
-    )
+    from aiosso.oidc import AsyncSSOOIDCClient, CreateTokenResponseTypeDef
 
 __all__ = [
     "AuthorizationCodeLoadError",
@@ -96,15 +93,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("aiosso.login")
-
-#: A cached token or registration is reused only with more than this left (the CLI's window).
-EXPIRY_WINDOW: Final = 15 * 60.0
-DEFAULT_SCOPES: Final = ("sso:account:access",)
-REGISTERED_REDIRECT_URI: Final = f"http://127.0.0.1{CALLBACK_PATH}"
-_VERIFIER_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
-
-PromptCallback = Callable[[str, "str | None"], None]
-Opener = Callable[[str], bool]
 
 
 # -- results ------------------------------------------------------------------------------
@@ -139,44 +127,6 @@ class LogoutResult:
     sessions: tuple[str, ...] = ()
     credentials_removed: int = 0
     warnings: tuple[str, ...] = ()
-
-
-# -- PKCE helpers -------------------------------------------------------------------------
-
-
-def pkce_pair() -> tuple[str, str]:
-    """A fresh ``(code_verifier, code_challenge)``: 64 characters of ``[A-Za-z0-9-._~]`` from
-    :mod:`secrets`, and ``base64url(sha256(verifier))`` without padding (S256)."""
-    verifier = "".join(secrets.choice(_VERIFIER_ALPHABET) for _ in range(64))
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    challenge = base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
-    return verifier, challenge
-
-
-def authorization_url(
-    endpoint: str,
-    *,
-    client_id: str,
-    redirect_uri: str,
-    state: str,
-    scopes: Sequence[str],
-    code_challenge: str,
-) -> str:
-    """The ``/authorize`` URL the browser opens, parameters in the AWS CLI's order.
-
-    ``scopes`` (not ``scope``) is space-joined; ``code_challenge`` is appended unencoded
-    (it is base64url already).
-    """
-    params = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": redirect_uri,
-        "state": state,
-        "code_challenge_method": "S256",
-        "scopes": " ".join(scopes),
-    }
-    query = urlencode(params, quote_via=quote, safe="")
-    return f"{endpoint.rstrip('/')}/authorize?{query}&code_challenge={code_challenge}"
 
 
 # -- login --------------------------------------------------------------------------------
@@ -307,64 +257,6 @@ async def _fresh_token(cache: SSOTokenCache, session: SSOSession) -> SSOToken | 
     return None if token.expires_within(EXPIRY_WINDOW) else token
 
 
-async def _registration(
-    oidc: AsyncSSOOIDCClient, cache: SSOTokenCache, session: SSOSession, *, pkce: bool
-) -> ClientRegistration:
-    configured = list(session.registration_scopes) or None
-    key = registration_cache_key(
-        start_url=session.start_url,
-        region=session.sso_region,
-        scopes=configured,
-        session_name=session.session_name,
-    )
-    cached = await cache.load_registration(key)
-    now = datetime.now(timezone.utc)
-    if (
-        cached is not None
-        and (cached.expires_at - now).total_seconds() > EXPIRY_WINDOW
-        and (AUTHORIZATION_CODE_GRANT in (cached.grant_types or ())) == pkce
-    ):
-        log.debug("Reusing the cached client registration for %s", session.display_name)
-        return cached
-    name = session.session_name if session.session_name is not None else str(int(time.time()))
-    client_name = f"botocore-client-{name}"
-    scopes: list[str] | None
-    grant_types: list[str] | None
-    if pkce:
-        scopes = pkce_scopes = configured or list(DEFAULT_SCOPES)
-        grant_types = pkce_grants = [AUTHORIZATION_CODE_GRANT, REFRESH_TOKEN_GRANT]
-        reply = await oidc.register_client(
-            clientName=client_name,
-            clientType="public",
-            grantTypes=pkce_grants,
-            redirectUris=[REGISTERED_REDIRECT_URI],
-            issuerUrl=session.start_url,
-            scopes=pkce_scopes,
-        )
-    else:
-        scopes, grant_types = configured, None
-        if scopes:
-            reply = await oidc.register_client(
-                clientName=client_name, clientType="public", scopes=scopes
-            )
-        else:
-            reply = await oidc.register_client(clientName=client_name, clientType="public")
-    client_id = reply.get("clientId")
-    client_secret = reply.get("clientSecret")
-    expires = reply.get("clientSecretExpiresAt")
-    if not client_id or not client_secret or not isinstance(expires, int):
-        raise LoginError(error_msg="RegisterClient answered without a usable client")
-    registration = ClientRegistration(
-        client_id=client_id,
-        client_secret=client_secret,
-        expires_at=datetime.fromtimestamp(expires, timezone.utc),
-        scopes=None if scopes is None else tuple(scopes),
-        grant_types=None if grant_types is None else tuple(grant_types),
-    )
-    await cache.save_registration(key, registration)
-    return registration
-
-
 def _token_from(
     reply: CreateTokenResponseTypeDef,
     session: SSOSession,
@@ -385,187 +277,6 @@ def _token_from(
         registration_expires_at=registration.expires_at,
         refresh_token=reply.get("refreshToken") or None,
     )
-
-
-async def _open(open_browser: Opener | None, url: str) -> bool | None:
-    """Open *url* in a worker thread; ``None`` when still opening after a second."""
-    if open_browser is None:
-        return False
-
-    def attempt() -> bool:
-        try:
-            return bool(open_browser(url))
-        except Exception as exc:  # a broken browser setup must not end the login
-            log.debug("Opening a browser failed: %s", type(exc).__name__)
-            return False
-
-    task = asyncio.ensure_future(asyncio.to_thread(attempt))
-    done, _ = await asyncio.wait({task}, timeout=1.0)
-    return task.result() if done else None
-
-
-# -- authorization code with PKCE ---------------------------------------------------------
-
-
-async def _pkce_flow(
-    oidc: AsyncSSOOIDCClient,
-    registration: ClientRegistration,
-    session: SSOSession,
-    *,
-    open_browser: Opener | None,
-    on_prompt: PromptCallback,
-    timeout: float,
-) -> CreateTokenResponseTypeDef:
-    verifier, challenge = pkce_pair()
-    state = str(uuid.uuid4())
-    server = CallbackServer(state)
-    await server.start()
-    try:
-        redirect_uri = f"http://127.0.0.1:{server.port}{CALLBACK_PATH}"
-        url = authorization_url(
-            oidc.meta.endpoint_url,
-            client_id=registration.client_id,
-            redirect_uri=redirect_uri,
-            state=state,
-            scopes=registration.scopes or DEFAULT_SCOPES,
-            code_challenge=challenge,
-        )
-        opened = await _open(open_browser, url)
-        if opened is False:
-            why = (
-                "Open this URL in a browser on this machine"
-                if open_browser is None
-                else "No browser could be opened. Open this URL in a browser on this machine"
-            )
-            message = (
-                f"{why} to log in to {session.start_url}:\n\n{url}\n\n"
-                "The browser must run on this machine (it returns to 127.0.0.1). "
-                "Elsewhere (SSH, a container), log in with --use-device-code instead."
-            )
-        else:
-            message = (
-                f"Opened your browser to log in to {session.start_url}. If it did not open, "
-                f"open this URL in a browser on this machine:\n\n{url}\n"
-            )
-        on_prompt(message, url)
-        try:
-            code = await asyncio.wait_for(asyncio.shield(server.result), timeout)
-        except asyncio.TimeoutError:
-            raise PendingAuthorizationExpiredError(
-                error_msg=f"The login was not completed in the browser within {timeout:g} s. "
-                "Run the login again."
-            ) from None
-    finally:
-        await server.close()
-        if not server.result.done():
-            server.result.cancel()
-    try:
-        return await oidc.create_token(
-            grantType=AUTHORIZATION_CODE_GRANT,
-            clientId=registration.client_id,
-            clientSecret=registration.client_secret,
-            code=code,
-            redirectUri=redirect_uri,
-            codeVerifier=verifier,
-        )
-    except ExpiredTokenException:
-        raise PendingAuthorizationExpiredError(
-            error_msg="The authorization code expired before it could be used. Run the login again."
-        ) from None
-    except AccessDeniedException:
-        raise LoginDeniedError(error_msg="The authorization request was denied.") from None
-
-
-# -- device code --------------------------------------------------------------------------
-
-
-async def _device_flow(
-    oidc: AsyncSSOOIDCClient,
-    registration: ClientRegistration,
-    session: SSOSession,
-    *,
-    open_browser: Opener | None,
-    on_prompt: PromptCallback,
-    timeout: float,
-    sleep: Callable[[float], Awaitable[None]],
-    clock: Callable[[], float],
-) -> CreateTokenResponseTypeDef:
-    start = await oidc.start_device_authorization(
-        clientId=registration.client_id,
-        clientSecret=registration.client_secret,
-        startUrl=session.start_url,
-    )
-    device_code = start.get("deviceCode")
-    if not device_code:
-        raise LoginError(error_msg="StartDeviceAuthorization answered without a device code")
-    raw_interval = start.get("interval")
-    interval = float(5 if raw_interval is None else max(raw_interval, 0))
-    expires_in = float(start.get("expiresIn") or 600)
-    begun = clock()
-    expires_at = begun + expires_in
-    deadline = min(expires_at, begun + timeout)
-    prompted = False
-    while True:
-        try:
-            return await oidc.create_token(
-                grantType=DEVICE_CODE_GRANT,
-                clientId=registration.client_id,
-                clientSecret=registration.client_secret,
-                deviceCode=device_code,
-            )
-        except SlowDownException:
-            interval += 5
-        except AuthorizationPendingException:
-            pass
-        except ExpiredTokenException:
-            raise _device_expired() from None
-        except AccessDeniedException:
-            raise LoginDeniedError(
-                error_msg="The device authorization was denied. Run the login again and "
-                "approve it in the browser."
-            ) from None
-        if not prompted:
-            prompted = True
-            await _device_prompt(start, session, open_browser, on_prompt)
-        now = clock()
-        if now + interval > deadline:
-            if deadline >= expires_at:
-                raise _device_expired()
-            raise PendingAuthorizationExpiredError(
-                error_msg=f"The device authorization was not approved within {timeout:g} s. "
-                "Run the login again."
-            )
-        await sleep(interval)
-
-
-def _device_expired() -> PendingAuthorizationExpiredError:
-    return PendingAuthorizationExpiredError(
-        error_msg="The device authorization expired before it was approved. "
-        "Start again: run the login again."
-    )
-
-
-async def _device_prompt(
-    reply: StartDeviceAuthorizationResponseTypeDef,
-    session: SSOSession,
-    open_browser: Opener | None,
-    on_prompt: PromptCallback,
-) -> None:
-    complete = reply.get("verificationUriComplete")
-    plain = reply.get("verificationUri") or complete
-    code = reply.get("userCode", "")
-    url = complete or plain or ""
-    opened = await _open(open_browser, url) if url else False
-    lead = "To"
-    if opened is not False:
-        lead = "Opened your browser to log in. If it did not open, or to"
-    message = (
-        f"{lead} log in to {session.start_url} from any device, open:\n\n{url}\n\n"
-        f"and check that it shows the code: {code}\n"
-    )
-    if plain and plain != url:
-        message += f"(Or open {plain} and enter the code.)\n"
-    on_prompt(message, url)
 
 
 # -- logout -------------------------------------------------------------------------------

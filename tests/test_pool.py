@@ -915,6 +915,23 @@ async def test_malformed_reply_is_http_client_error(canned: bytes, no_proxy_env:
     assert len(srv.requests) == 1
 
 
+async def test_a_parser_failure_becomes_an_aiosso_error(
+    monkeypatch: pytest.MonkeyPatch, no_proxy_env: None
+) -> None:
+    """Should the parser itself fail unexpectedly, the call ends in HTTPClientError, not a hang."""
+
+    def broken(self: Any, data: bytes) -> bool:
+        raise KeyError("unexpected")
+
+    monkeypatch.setattr("aiosso._http.ResponseParser.feed", broken)
+    async with RawServer() as srv:
+        async with AsyncSSOClient("us-east-1", endpoint_url=srv.url, config=config()) as sso:
+            with pytest.raises(HTTPClientError, match=r"unreadable reply \(KeyError\)") as info:
+                await sso.list_accounts(accessToken="tok")
+            assert pool_of(sso)._count == 0
+    assert type(info.value) is HTTPClientError
+
+
 # --- event loop binding ---------------------------------------------------------------------
 
 

@@ -9,486 +9,66 @@ and an OAuth body ``{"error": "<snake_case>", "error_description": "..."}`` (no 
 Access tokens issued here are ordinary portal tokens of the same emulator (``TokenStore``), so
 they work on ``/assignment/...`` and ``/federation/credentials`` at once. Expiry runs on the
 emulator's monotonic clock; epoch timestamps on the wire are derived from wall time.
+
+This module holds ``OIDCService``, the HTTP operations; the state they work on and the direct
+operations tests drive are in ``_oidc_store.py``, settings and records in ``_oidc_model.py``,
+wire-format helpers (errors, redaction, PKCE, redirects) in ``_oidc_wire.py``. Names that lived
+here before that split are re-exported.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import html
 import json
-import random
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal, NamedTuple
-from urllib.parse import quote, urlencode, urlsplit
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-import attrs
 from aiohttp import web
 
-from ._org import TokenState, TokenStore
-from ._stats import REDACTED, StatsCollector
-from ._wire import COMPACT, JSON, json_error
+# ``name as name`` imports are explicit re-exports of names that lived here before the split.
+from ._oidc_model import (
+    CODE_GRANT,
+    DEVICE_GRANT,
+    GRANT_NAMES,
+    REFRESH_GRANT,
+    ApprovalMode,
+    ClientRegistration,
+    OIDCSettings,
+    TokenPair,
+    _Client,
+    _Device,
+    _Pending,
+)
+from ._oidc_store import OIDCStore
+from ._oidc_wire import ERROR_NAMESPACE as ERROR_NAMESPACE
+from ._oidc_wire import OIDC_ROUTES as OIDC_ROUTES
+from ._oidc_wire import SECRET_MEMBERS as SECRET_MEMBERS
+from ._oidc_wire import SECRET_QUERY as SECRET_QUERY
+from ._oidc_wire import (
+    VERIFICATION_PATH,
+    OIDCError,
+    _invalid,
+    _page,
+    _redirect,
+    _with_query,
+    s256,
+)
+from ._oidc_wire import _redirect_matches as _redirect_matches
+from ._oidc_wire import error_code_to_oauth as error_code_to_oauth
+from ._oidc_wire import oidc_error_response as oidc_error_response
+from ._oidc_wire import redact_body as redact_body
+from ._wire import COMPACT, JSON
 
 __all__ = ["ApprovalMode", "ClientRegistration", "OIDCSettings", "TokenPair"]
 
-ApprovalMode = Literal["auto", "deny", "manual"]
-"""How the emulated user answers: approve at once, refuse, or wait for the test to decide."""
 
-DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-REFRESH_GRANT = "refresh_token"
-CODE_GRANT = "authorization_code"
-GRANT_NAMES = {DEVICE_GRANT: "device_code", REFRESH_GRANT: "refresh_token", CODE_GRANT: CODE_GRANT}
-ERROR_NAMESPACE = "http://internal.amazon.com/coral/com.amazonaws.sso.oidc/"
-OIDC_ROUTES = {
-    ("POST", "/client/register"): "RegisterClient",
-    ("POST", "/device_authorization"): "StartDeviceAuthorization",
-    ("POST", "/token"): "CreateToken",
-    ("GET", "/authorize"): "Authorize",
-}
-VERIFICATION_PATH = "/device"
-SECRET_MEMBERS = frozenset(
-    {"clientSecret", "deviceCode", "code", "codeVerifier", "refreshToken", "accessToken"}
-)
-SECRET_QUERY = frozenset({"code", "code_verifier", "client_secret", "refresh_token"})
-_SNAKE = {
-    "AccessDeniedException": "access_denied",
-    "AuthorizationPendingException": "authorization_pending",
-    "ExpiredTokenException": "expired_token",
-    "InternalServerException": "server_error",
-    "InvalidClientException": "invalid_client",
-    "InvalidClientMetadataException": "invalid_client_metadata",
-    "InvalidGrantException": "invalid_grant",
-    "InvalidRedirectUriException": "invalid_redirect_uri",
-    "InvalidRequestException": "invalid_request",
-    "InvalidScopeException": "invalid_scope",
-    "SlowDownException": "slow_down",
-    "UnauthorizedClientException": "unauthorized_client",
-    "UnsupportedGrantTypeException": "unsupported_grant_type",
-}
-_USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1"})
-
-
-def error_code_to_oauth(code: str) -> str:
-    """The OAuth ``error`` value the service pairs with ``code`` (``invalid_grant``...)."""
-    if code in _SNAKE:
-        return _SNAKE[code]
-    name = code.removesuffix("Exception")
-    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-
-
-class OIDCError(Exception):
-    """Raised inside SSO-OIDC handlers; becomes the service's OAuth-style error response."""
-
-    def __init__(self, code: str, description: str, status: int = 400) -> None:
-        super().__init__(code)
-        self.code = code
-        self.description = description
-        self.status = status
-
-
-def oidc_error_response(
-    status: int, code: str, description: str, extra: Mapping[str, str] | None = None
-) -> web.Response:
-    """``x-amzn-ErrorType``, ``x-amzn-RequestId``, ``{"error": ..., "error_description": ...}``."""
-    payload = {"error": error_code_to_oauth(code), "error_description": description}
-    return json_error(status, code, ERROR_NAMESPACE, payload, extra)
-
-
-def redact_body(raw: bytes) -> tuple[tuple[str, str], ...]:
-    """A JSON body's members for the request log, secrets replaced by ``"<redacted>"``."""
-    try:
-        body = json.loads(raw) if raw else None
-    except ValueError:
-        return ()
-    if not isinstance(body, dict):
-        return ()
-    return tuple(
-        (
-            str(k),
-            REDACTED
-            if k in SECRET_MEMBERS
-            else (v if isinstance(v, str) else json.dumps(v, separators=COMPACT)),
-        )
-        for k, v in body.items()
-    )
-
-
-def s256(verifier: str) -> str:
-    """The PKCE S256 challenge of ``verifier``: unpadded base64url of its SHA-256."""
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
-
-
-@attrs.frozen
-class OIDCSettings:
-    """How the emulated SSO-OIDC service behaves (``PortalEmulator(oidc=OIDCSettings(...))``).
-
-    Attributes:
-        approval: the emulated user's answer to a device code or an ``/authorize`` request:
-            ``"auto"`` approves, ``"deny"`` refuses (``AccessDeniedException`` /
-            ``error=access_denied``), ``"manual"`` waits for ``emu.approve_device()`` /
-            ``emu.approve_authorization()`` (or their ``deny_*`` counterparts).
-        device_approval_after_polls: with ``auto``/``deny``, how many ``CreateToken`` polls
-            answer ``AuthorizationPendingException`` before the decision (0: the first poll).
-        device_interval: ``interval`` (s) of new device codes; polling a device code again
-            sooner answers ``SlowDownException`` (0 disables the check).
-        device_expires_in: ``expiresIn`` (s) of new device codes.
-        access_token_ttl: lifetime (s) of issued access tokens (``expiresIn``).
-        refresh_token_ttl: lifetime (s) of a sign-in session: refresh tokens issued for it,
-            rotated ones included, stop working this long after the first token.
-        rotate_refresh_tokens: each refresh answers a new refresh token and invalidates the
-            one used; when False the same refresh token is returned and stays valid.
-        registration_ttl: lifetime (s) of client registrations (``clientSecretExpiresAt``).
-        authorization_code_ttl: lifetime (s) of codes issued by ``/authorize``.
-    """
-
-    approval: ApprovalMode = attrs.field(
-        default="auto", validator=attrs.validators.in_(("auto", "deny", "manual"))
-    )
-    device_approval_after_polls: int = attrs.field(default=0, validator=attrs.validators.ge(0))
-    device_interval: int = attrs.field(default=5, validator=attrs.validators.ge(0))
-    device_expires_in: int = attrs.field(default=600, validator=attrs.validators.ge(1))
-    access_token_ttl: float = attrs.field(default=3600.0, validator=_positive)
-    refresh_token_ttl: float = attrs.field(default=8 * 3600.0, validator=_positive)
-    rotate_refresh_tokens: bool = True
-    registration_ttl: float = attrs.field(default=90 * 86400.0, validator=_positive)
-    authorization_code_ttl: float = attrs.field(default=300.0, validator=_positive)
-
-
-class ClientRegistration(NamedTuple):
-    """What ``emu.register_client()`` returns (``clientSecretExpiresAt`` in epoch seconds)."""
-
-    client_id: str
-    client_secret: str
-    expires_at: int
-
-
-class TokenPair(NamedTuple):
-    """What ``emu.issue_token_pair()`` returns (``expires_in`` in seconds)."""
-
-    access_token: str
-    refresh_token: str
-    expires_in: int
-
-
-@attrs.define(repr=False)
-class _Client:
-    client_id: str
-    client_secret: str
-    name: str
-    scopes: tuple[str, ...]
-    redirect_uris: tuple[str, ...]
-    grant_types: tuple[str, ...] | None
-    issuer_url: str | None
-    expires_at: float
-    epoch_expires_at: int
-
-    def allows(self, grant: str) -> bool:
-        if self.grant_types is not None:
-            return grant in self.grant_types
-        # Without explicit grant types (the CLI's device flow), refresh tokens come with scopes.
-        return grant == DEVICE_GRANT or (grant == REFRESH_GRANT and bool(self.scopes))
-
-
-@attrs.define(repr=False)
-class _Session:
-    """One sign-in: the access and refresh tokens issued from a single approval."""
-
-    client_id: str
-    accounts: tuple[str, ...] | None
-    scopes: tuple[str, ...]
-    expires_at: float
-    access: list[TokenState] = attrs.Factory(list)
-    revoked: bool = False
-
-
-@attrs.define(repr=False)
-class _Refresh:
-    session: _Session
-    expires_at: float
-    used: bool = False
-
-
-@attrs.define(repr=False)
-class _Device:
-    client_id: str
-    user_code: str
-    scopes: tuple[str, ...]
-    interval: int
-    expires_at: float
-    status: Literal["pending", "approved", "denied", "redeemed"] = "pending"
-    polls: int = 0
-    last_poll: float | None = None
-    accounts: tuple[str, ...] | None = None
-
-
-@attrs.define(repr=False)
-class _Pending:
-    client_id: str
-    redirect_uri: str
-    state: str | None
-    challenge: str
-    scopes: tuple[str, ...]
-
-
-@attrs.define(repr=False)
-class _Code:
-    client_id: str
-    redirect_uri: str
-    challenge: str
-    scopes: tuple[str, ...]
-    accounts: tuple[str, ...] | None
-    expires_at: float
-    used: bool = False
-
-
-def _redirect_matches(registered: Iterable[str], requested: str) -> bool:
-    """Exact match, or a loopback IP redirect that differs only by port (RFC 8252 §7.3)."""
-    if requested in registered:
-        return True
-    try:
-        parts = urlsplit(requested)
-        port = parts.port
-    except ValueError:
-        return False
-    if parts.scheme != "http" or parts.hostname not in _LOOPBACK_HOSTS or port is None:
-        return False
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    portless = parts._replace(netloc=host).geturl()
-    return portless in registered
-
-
-def _with_query(url: str, params: Mapping[str, str | None]) -> str:
-    query = urlencode({k: v for k, v in params.items() if v is not None}, quote_via=quote)
-    return f"{url}{'&' if '?' in url else '?'}{query}"
-
-
-def _page(status: int, title: str, text: str) -> web.Response:
-    body = (
-        f"<!DOCTYPE html><html><head><title>{html.escape(title)}</title></head>"
-        f"<body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
-    )
-    return web.Response(status=status, text=body, content_type="text/html")
-
-
-def _redirect(location: str) -> web.Response:
-    return web.Response(status=302, headers={"Location": location})
-
-
-def _invalid(member: str) -> OIDCError:
-    return OIDCError("InvalidRequestException", f"Invalid request: {member} is required")
-
-
-class OIDCService:
+class OIDCService(OIDCStore):
     """The SSO-OIDC state machine; ``PortalEmulator`` routes the OIDC paths here."""
-
-    def __init__(
-        self,
-        settings: OIDCSettings,
-        tokens: TokenStore,
-        stats: StatsCollector,
-        clock: Callable[[], float],
-        seed: int,
-    ) -> None:
-        self.settings = settings
-        self._tokens = tokens
-        self._stats = stats
-        self._clock = clock
-        self._rng = random.Random(f"aiosso-oidc-{seed}")
-        self._clients: dict[str, _Client] = {}
-        self._devices: dict[str, _Device] = {}
-        self._user_codes: dict[str, _Device] = {}
-        self._pending: dict[str, _Pending] = {}
-        self._codes: dict[str, _Code] = {}
-        self._refresh: dict[str, _Refresh] = {}
-        self._sessions: dict[int, _Session] = {}
 
     def __repr__(self) -> str:
         return f"<OIDCService clients={len(self._clients)} settings={self.settings!r}>"
-
-    # -- secrets ---------------------------------------------------------------------------
-
-    def _b64(self, n: int) -> str:
-        return base64.urlsafe_b64encode(self._rng.randbytes(n)).decode().rstrip("=")
-
-    def _user_code(self) -> str:
-        while True:
-            chars = "".join(self._rng.choice(_USER_CODE_ALPHABET) for _ in range(8))
-            code = f"{chars[:4]}-{chars[4:]}"
-            if code not in self._user_codes:
-                return code
-
-    # -- helpers for tests -----------------------------------------------------------------
-
-    def register(
-        self,
-        name: str,
-        *,
-        scopes: Sequence[str] = (),
-        redirect_uris: Sequence[str] = (),
-        grant_types: Sequence[str] | None = None,
-        issuer_url: str | None = None,
-        expires_in: float | None = None,
-    ) -> _Client:
-        """Create a registration (validated like ``RegisterClient``)."""
-        for grant in grant_types or ():
-            if grant not in GRANT_NAMES:
-                raise OIDCError("InvalidClientMetadataException", f"Invalid grant type: {grant}")
-        for uri in redirect_uris:
-            parts = urlsplit(uri)
-            if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
-                raise OIDCError("InvalidRedirectUriException", f"Invalid redirect URI: {uri}")
-        if grant_types is not None and CODE_GRANT in grant_types and not redirect_uris:
-            raise OIDCError(
-                "InvalidRedirectUriException", "redirectUris are required for authorization_code"
-            )
-        ttl = self.settings.registration_ttl if expires_in is None else expires_in
-        client_id = self._b64(16) + "dXMtZWFzdC0x"
-        header = base64.urlsafe_b64encode(b'{"kid":"key-1","alg":"HS384"}').decode().rstrip("=")
-        secret = f"{header}.{self._b64(180)}.{self._b64(48)}"
-        client = _Client(
-            client_id=client_id,
-            client_secret=secret,
-            name=name,
-            scopes=tuple(scopes),
-            redirect_uris=tuple(redirect_uris),
-            grant_types=None if grant_types is None else tuple(grant_types),
-            issuer_url=issuer_url,
-            expires_at=self._clock() + ttl,
-            epoch_expires_at=int(time.time() + ttl),
-        )
-        self._clients[client_id] = client
-        return client
-
-    def client(self, client_id: str) -> _Client:
-        """The registration of ``client_id``; KeyError if unknown."""
-        return self._clients[client_id]
-
-    def issue(
-        self,
-        client: _Client,
-        accounts: Sequence[str] | None,
-        scopes: tuple[str, ...],
-        *,
-        refresh: bool,
-        access_ttl: float | None = None,
-        session_ttl: float | None = None,
-    ) -> tuple[str, str | None, int]:
-        """Start a session for ``client``: ``(access_token, refresh_token or None, expiresIn)``."""
-        now = self._clock()
-        settings = self.settings
-        access_ttl = settings.access_token_ttl if access_ttl is None else access_ttl
-        session_ttl = settings.refresh_token_ttl if session_ttl is None else session_ttl
-        session = _Session(
-            client.client_id,
-            None if accounts is None else tuple(accounts),
-            scopes,
-            now + session_ttl,
-        )
-        access = self._access_token(session, now + access_ttl)
-        refresh_token = self._new_refresh(session, session.expires_at) if refresh else None
-        return access, refresh_token, max(0, int(access_ttl))
-
-    def _access_token(self, session: _Session, expires_at: float) -> str:
-        token = self._tokens.issue(expires_at, session.accounts)
-        state = self._tokens.find(token)
-        assert state is not None
-        session.access.append(state)
-        self._sessions[state.ident] = session
-        return token
-
-    def _new_refresh(self, session: _Session, expires_at: float) -> str:
-        token = "aor" + base64.b64encode(self._rng.randbytes(96)).decode()
-        self._refresh[token] = _Refresh(session, expires_at)
-        return token
-
-    def expire_refresh_token(self, token: str) -> None:
-        """Make ``token`` expired from now on."""
-        self._refresh[token].expires_at = self._clock()
-
-    def expire_registration(self, client_id: str) -> None:
-        """Make the registration expired from now on (``InvalidClientException``)."""
-        self._clients[client_id].expires_at = self._clock()
-
-    def end_session(self, state: TokenState) -> None:
-        """``Logout`` with an access token: its whole sign-in session ends, refresh included."""
-        session = self._sessions.get(state.ident)
-        if session is None:
-            return
-        session.revoked = True
-        for access in session.access:
-            access.revoked = True
-
-    def _device(self, user_code: str | None) -> _Device:
-        if user_code is None:
-            pending = [d for d in self._user_codes.values() if d.status == "pending"]
-            if len(pending) != 1:
-                raise LookupError(f"{len(pending)} device codes are pending; name the user code")
-            return pending[0]
-        device = self._user_codes.get(user_code.strip().upper())
-        if device is None:
-            raise KeyError(f"unknown user code {user_code!r}")
-        return device
-
-    def decide_device(
-        self, user_code: str | None, approve: bool, accounts: Sequence[str] | None
-    ) -> str:
-        """Approve or deny a pending device code; returns its user code."""
-        device = self._device(user_code)
-        if device.status != "pending":
-            raise ValueError(f"device code {device.user_code} is already {device.status}")
-        device.status = "approved" if approve else "denied"
-        device.accounts = None if accounts is None else tuple(accounts)
-        return device.user_code
-
-    @property
-    def pending_user_codes(self) -> tuple[str, ...]:
-        return tuple(c for c, d in self._user_codes.items() if d.status == "pending")
-
-    @property
-    def pending_authorizations(self) -> tuple[str, ...]:
-        return tuple(self._pending)
-
-    def decide_authorization(
-        self, key: str | None, approve: bool, accounts: Sequence[str] | None
-    ) -> str:
-        """Answer a pending ``/authorize``; returns the callback URL the browser would open."""
-        if key is None:
-            if len(self._pending) != 1:
-                raise LookupError(f"{len(self._pending)} authorizations are pending; name a state")
-            key = next(iter(self._pending))
-        pending = self._pending.pop(key)
-        if approve:
-            return self._code_redirect(pending, accounts)
-        return _with_query(
-            pending.redirect_uri,
-            {
-                "error": "access_denied",
-                "error_description": "The user denied the request",
-                "state": pending.state,
-            },
-        )
-
-    def _code_redirect(self, pending: _Pending, accounts: Sequence[str] | None) -> str:
-        code = self._b64(48)
-        self._codes[code] = _Code(
-            pending.client_id,
-            pending.redirect_uri,
-            pending.challenge,
-            pending.scopes,
-            None if accounts is None else tuple(accounts),
-            self._clock() + self.settings.authorization_code_ttl,
-        )
-        return _with_query(pending.redirect_uri, {"code": code, "state": pending.state})
 
     # -- HTTP ------------------------------------------------------------------------------
 
