@@ -126,6 +126,7 @@ class ServiceClient:
             max_response_bytes=config.max_response_bytes,
             verify=config.verify,
             static_headers={"User-Agent": user_agent, "Accept-Encoding": "identity"},
+            ca_bundle=_env("AWS_CA_BUNDLE"),
         )
         self._validate = config.parameter_validation
         base = resolved.url.rstrip("/")

@@ -188,7 +188,8 @@ class ConnectionPool:
         limit: connections open at once; requests beyond it wait their turn in order.
         max_body: the largest reply body accepted.
         verify: certificate checking for ``https`` endpoints: True (the system's trust
-            store), False (none: testing only), or a context to use as is.
+            store, or ``ca_bundle``), False (none: testing only), or a context to use as is.
+        ca_bundle: a PEM file of trusted CAs used instead of the system's (``AWS_CA_BUNDLE``).
         static_headers: headers sent with every request (User-Agent...).
     """
 
@@ -201,6 +202,7 @@ class ConnectionPool:
         max_body: int,
         verify: bool | ssl.SSLContext,
         static_headers: dict[str, str],
+        ca_bundle: str | None = None,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.read_timeout = read_timeout
@@ -208,6 +210,7 @@ class ConnectionPool:
         self._limit = limit
         self._max_body = max_body
         self._verify = verify
+        self._ca_bundle = ca_bundle
         self._static = "".join(f"{name}: {value}\r\n" for name, value in static_headers.items())
         _check_lines(self._static, len(static_headers))
         self._origins: dict[str, _Origin] = {}
@@ -274,8 +277,11 @@ class ConnectionPool:
 
     def _origin(self, prefix: str) -> _Origin:
         try:
-            context = tls_context(self._verify) if prefix.startswith("https:") else None
+            secure = prefix.startswith("https:")
+            context = tls_context(self._verify, self._ca_bundle) if secure else None
             origin = _Origin(prefix, context)
+        except CABundleError as exc:
+            raise SSLError(endpoint_url=prefix, error=str(exc)) from exc
         except ValueError as exc:
             raise HTTPClientError(error=f"unusable URL {prefix!r}: {exc}") from None
         if len(self._origins) > 64:
@@ -463,8 +469,20 @@ class ConnectionPool:
 _DEFAULT_CONTEXT: ssl.SSLContext | None = None
 
 
-def tls_context(verify: bool | ssl.SSLContext) -> ssl.SSLContext:
-    """The TLS context for ``verify``; the verifying default is built once per process."""
+class CABundleError(Exception):
+    """The CA bundle (``AWS_CA_BUNDLE``) cannot be loaded; the message says why."""
+
+
+_BUNDLE_CONTEXTS: dict[str, ssl.SSLContext] = {}
+
+
+def tls_context(verify: bool | ssl.SSLContext, ca_bundle: str | None = None) -> ssl.SSLContext:
+    """The TLS context for ``verify``: as given, unverified, trusting ``ca_bundle`` only, or
+    the system's trust store. Verifying contexts are built once per process (per bundle).
+
+    Raises:
+        CABundleError: ``ca_bundle`` is missing or holds no usable certificate.
+    """
     global _DEFAULT_CONTEXT
     if isinstance(verify, ssl.SSLContext):
         return verify
@@ -473,6 +491,16 @@ def tls_context(verify: bool | ssl.SSLContext) -> ssl.SSLContext:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
+    if ca_bundle is not None:
+        cached = _BUNDLE_CONTEXTS.get(ca_bundle)
+        if cached is None:
+            try:
+                cached = ssl.create_default_context(cafile=ca_bundle)
+            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+                raise CABundleError(f"cannot load the CA bundle {ca_bundle!r}: {reason}") from exc
+            _BUNDLE_CONTEXTS[ca_bundle] = cached
+        return cached
     if _DEFAULT_CONTEXT is None:
         # Loading the trust store takes milliseconds: do it once, on the first https call.
         _DEFAULT_CONTEXT = ssl.create_default_context()

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiosso import _protocol
 from aiosso._operations import Operation
+from aiosso._pool import CABundleError
 from aiosso.config import RetryConfig
 from aiosso.exceptions import ClientError, HTTPClientError, SSLError
 
@@ -93,7 +94,7 @@ def _retryable(exc: BaseException) -> bool:
 
 def _certificate_failure(exc: BaseException) -> bool:
     cause = exc.__cause__
-    if isinstance(cause, ssl.SSLCertVerificationError):
+    if isinstance(cause, (ssl.SSLCertVerificationError, CABundleError)):
         return True
     # aiohttp wraps it: ClientConnectorCertificateError.certificate_error
     return isinstance(getattr(cause, "certificate_error", None), ssl.SSLCertVerificationError)

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from yarl import URL
 
-from aiosso._pool import ConnectionPool, Reply, public_url
+from aiosso._pool import CABundleError, ConnectionPool, Reply, public_url, tls_context
 from aiosso.exceptions import (
     AioSSOError,
     ClientClosedError,
@@ -79,6 +79,7 @@ class Transport:
     """Sends one HTTP exchange and returns ``(status, lower-cased headers, body)``."""
 
     __slots__ = (
+        "_ca_bundle",
         "_closed",
         "_limit",
         "_max_body",
@@ -104,6 +105,7 @@ class Transport:
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         verify: bool | ssl.SSLContext = True,
         static_headers: Mapping[str, str] | None = None,
+        ca_bundle: str | None = None,
     ) -> None:
         self._session = session
         # Headers that never change (User-Agent...): an owned session sends them as its
@@ -114,6 +116,7 @@ class Transport:
         # Per request, so it applies to a borrowed session too; True defers to the
         # session's connector (aiohttp verifies certificates by default).
         self._ssl = verify
+        self._ca_bundle = ca_bundle if verify is True else None
         self._owns = session is None
         # An owned session adds none of those headers; a borrowed one is told per request.
         self._skip: tuple[str, ...] | None = None if session is None else _SKIP_AUTO_HEADERS
@@ -164,6 +167,7 @@ class Transport:
             max_body=self._max_body,
             verify=self._ssl,
             static_headers=self._static,
+            ca_bundle=self._ca_bundle,
         )
         return self._pool
 
@@ -202,6 +206,11 @@ class Transport:
     async def _send_aiohttp(
         self, method: str, url: str, headers: dict[str, str], body: bytes | None
     ) -> Reply:
+        if self._ca_bundle is not None and self._ssl is True and url.startswith("https:"):
+            try:
+                self._ssl = tls_context(True, self._ca_bundle)
+            except CABundleError as exc:
+                raise SSLError(endpoint_url=public_url(url), error=str(exc)) from exc
         session = self._session
         if session is None:
             session = self._open()

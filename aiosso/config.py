@@ -174,7 +174,8 @@ class ClientConfig:
             API's pages are a few KiB). A larger one raises :class:`~aiosso.ResponseTooLargeError`
             without being read into memory, and is not retried.
         verify: TLS certificate verification. ``True`` (default) verifies against the system
-            trust store (or, with a borrowed session, as its connector does); an
+            trust store, or against the CA bundle named by ``AWS_CA_BUNDLE`` as botocore does
+            (without either, a borrowed session verifies as its connector does); an
             ``ssl.SSLContext`` is used as given (e.g. ``ssl.create_default_context(cafile=...)``
             for a private CA); ``False`` turns verification off, which only an explicit
             setting can do.

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import attrs
 import pytest
 from aiohttp import web
@@ -331,6 +332,52 @@ async def test_transport_verifies_unless_told_otherwise(
         finally:
             await transport.close()
     assert results == {"default": SSLError, "context": 200, "off": 200}
+
+
+@pytest.mark.parametrize("borrowed", [False, True], ids=["own pool", "borrowed session"])
+async def test_aws_ca_bundle_is_trusted(
+    https_url: str,
+    self_signed: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    borrowed: bool,
+) -> None:
+    """AWS_CA_BUNDLE names the CAs to trust, as in botocore: the private server is accepted."""
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(self_signed[0]))
+    session = aiohttp.ClientSession() if borrowed else None
+    try:
+        async with AsyncSSOClient(endpoint_url=https_url, session=session) as sso:
+            page = await sso.list_accounts(accessToken="token-for-a-private-ca-server-0123")
+    finally:
+        if session is not None:
+            await session.close()
+    assert page["accountList"] == []
+
+
+async def test_unusable_aws_ca_bundle_fails_at_once(
+    https_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing or empty AWS_CA_BUNDLE is an SSLError naming the file, not retried."""
+    empty = tmp_path / "empty.pem"
+    empty.write_text("")
+    for bundle in (tmp_path / "missing.pem", empty):
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
+        started = time.monotonic()
+        async with AsyncSSOClient(endpoint_url=https_url) as sso:
+            with pytest.raises(SSLError) as info:
+                await sso.list_accounts(accessToken="token-for-a-private-ca-server-0123")
+        assert time.monotonic() - started < 2.0
+        assert "cannot load the CA bundle" in str(info.value)
+        assert str(bundle) in str(info.value)
+
+
+async def test_verify_false_wins_over_aws_ca_bundle(
+    https_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """verify=False turns checking off even when AWS_CA_BUNDLE names a file (as botocore)."""
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    async with AsyncSSOClient(endpoint_url=https_url, config=ClientConfig(verify=False)) as sso:
+        page = await sso.list_accounts(accessToken="token-for-a-private-ca-server-0123")
+    assert page["accountList"] == []
 
 
 @pytest.mark.parametrize("value", ["false", 0, None, "/etc/ssl/cert.pem"])
