@@ -154,7 +154,6 @@ class ResponseParser:
         """
         if self._state == _UNTIL_CLOSE:
             self._state = _DONE
-            self.body = b"".join(self._parts)
             return self._finish()
         if self._state == _DONE:
             return True
@@ -248,24 +247,16 @@ class ResponseParser:
     def _body(self, data: bytes) -> None:
         while data:
             state = self._state
-            if state == _LENGTH:
+            if state in (_LENGTH, _CHUNK_DATA):
                 take = data[: self._remaining]
                 self._add(take)
                 self._remaining -= len(take)
                 data = data[len(take) :]
                 if not self._remaining:
-                    self._state = _DONE
-                    self.body = b"".join(self._parts)
+                    self._state = _DONE if state == _LENGTH else _CHUNK_END
             elif state == _UNTIL_CLOSE:
                 self._add(data)
                 return
-            elif state == _CHUNK_DATA:
-                take = data[: self._remaining]
-                self._add(take)
-                self._remaining -= len(take)
-                data = data[len(take) :]
-                if not self._remaining:
-                    self._state = _CHUNK_END
             elif state == _DONE:
                 # More than the reply declared: the reply stands, the connection cannot.
                 self.keep_alive = False
@@ -303,7 +294,6 @@ class ResponseParser:
                 self._state = _TRAILER
         elif not line:  # the empty line that ends the trailer section
             self._state = _DONE
-            self.body = b"".join(self._parts)
         elif b":" not in line:
             raise HTTPParseError("invalid trailer line")
         else:
@@ -312,6 +302,8 @@ class ResponseParser:
                 raise HTTPParseError("the reply trailers are too large")
 
     def _finish(self) -> bool:
+        if self._parts:  # a body that came in pieces (the one-piece fast path set it already)
+            self.body = b"".join(self._parts)
         encoding = self.headers.get("content-encoding")
         if encoding is not None and self.body:
             self.body = _decode(encoding.strip().lower(), self.body, self._limit)

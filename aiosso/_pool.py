@@ -104,9 +104,13 @@ class _Connection(asyncio.Protocol):
         self.last_read = 0.0
         self.exchanges = 0
         self.counted = False  # holds one of the pool's slots
-        self.closed = False
         self.timer: asyncio.TimerHandle | None = None
         self.lost: asyncio.Future[None] = pool.loop.create_future()
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is lost (either side closed it)."""
+        return self.lost.done()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -136,17 +140,15 @@ class _Connection(asyncio.Protocol):
             except HTTPParseError:
                 self._fail(_Dropped() if parser.received else _Stale())
                 return False
-            parser.keep_alive = False
-            self._complete(parser)
+            self._complete(parser)  # read until close: the reply is whole, not reusable
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
+        if not self.lost.done():
+            self.lost.set_result(None)
         self.pool._lost(self)
         if self.parser is not None:
             self._fail(_Dropped() if self.parser.received else _Stale())
-        if not self.lost.done():
-            self.lost.set_result(None)
 
     def _complete(self, parser: ResponseParser) -> None:
         self.parser = None
