@@ -34,6 +34,7 @@ import functools
 import logging
 import random
 import ssl
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -42,14 +43,27 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiosso import _protocol
 from aiosso._operations import Operation
-from aiosso._pool import CABundleError
+from aiosso._transport import CABundleError, Transport, public_url
 from aiosso.config import RetryConfig
-from aiosso.exceptions import ClientError, HTTPClientError, SSLError
+from aiosso.exceptions import ClientError, HTTPClientError, SSLError, TotalTimeoutError
+
+if sys.version_info >= (3, 11):
+    from asyncio import Timeout as _Scope
+    from asyncio import timeout as _scope
+
+    def _expired(scope: _Scope) -> bool:
+        return scope.expired()
+
+else:  # aiohttp depends on async-timeout there, and so do we
+    from async_timeout import Timeout as _Scope
+    from async_timeout import timeout as _scope
+
+    def _expired(scope: _Scope) -> bool:
+        return scope.expired
+
 
 if TYPE_CHECKING:
     import tenacity
-
-    from aiosso._transport import Transport
 
 __all__ = ["AdaptiveRateLimiter", "Retrier", "set_testing"]
 
@@ -304,7 +318,7 @@ class _Gate:
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self.leave()  # a place was handed over as we were cancelled: pass it on
-            else:
+            elif waiter in self._waiters:  # leave() may have dropped it already
                 self._waiters.remove(waiter)
             raise
 
@@ -369,12 +383,42 @@ class Retrier:
         headers: dict[str, str],
         body: bytes | None = None,
     ) -> dict[str, Any]:
-        """Send with retries; return the parsed result or raise the final error."""
+        """Send with retries; return the parsed result or raise the final error.
+
+        ``total_timeout`` is a hard deadline for the whole call: waiting for a place, the
+        rate limiter, every attempt (even one whose reply trickles in) and every backoff.
+
+        Raises:
+            TotalTimeoutError: the deadline passed before the call could end otherwise.
+        """
+        budget = self._cfg.total_timeout
+        if budget is None:
+            return await self._call(op, transport, url, headers, body, None)
+        scope = _scope(budget)
+        try:
+            async with scope:
+                return await self._call(
+                    op, transport, url, headers, body, time.monotonic() + budget
+                )
+        except asyncio.TimeoutError:
+            if not _expired(scope):  # a timeout of the call's own (ReadTimeoutError...)
+                raise
+            raise TotalTimeoutError(endpoint_url=public_url(url), seconds=budget) from None
+
+    async def _call(
+        self,
+        op: Operation,
+        transport: Transport,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        deadline: float | None,
+    ) -> dict[str, Any]:
         try:
             return await self._attempt(op, transport, url, headers, body, 1)
         except (_RetryableReply, HTTPClientError) as failure:
             if self._cfg.total_max_attempts > 1 and _retryable(failure):
-                return await self._retry(op, transport, url, headers, body, failure)
+                return await self._retry(op, transport, url, headers, body, failure, deadline)
             if isinstance(failure, _RetryableReply):
                 raise self._final_error(op, failure, 1) from None
             raise
@@ -413,13 +457,20 @@ class Retrier:
         headers: dict[str, str],
         body: bytes | None,
         first: BaseException,
+        deadline: float | None,
     ) -> dict[str, Any]:
         import tenacity
 
         cfg = self._cfg
-        stop: tenacity.stop.stop_base = tenacity.stop_after_attempt(cfg.total_max_attempts)
-        if cfg.total_timeout is not None:
-            stop = stop | tenacity.stop_before_delay(cfg.total_timeout)
+        attempts = tenacity.stop_after_attempt(cfg.total_max_attempts)
+
+        def stop(retry_state: tenacity.RetryCallState) -> bool:
+            # No backoff that would end past the deadline: it would only be cut short.
+            if attempts(retry_state):
+                return True
+            sleep = retry_state.upcoming_sleep or 0.0
+            return deadline is not None and time.monotonic() + sleep >= deadline
+
         retrying = tenacity.AsyncRetrying(
             stop=stop,
             wait=functools.partial(self._wait, op.name),

@@ -1,18 +1,21 @@
-"""How a client's requests reach the network, and where transport errors become aiosso's.
+"""The thin aiohttp adapter, and the one place where aiohttp and asyncio errors become aiosso's.
 
-Three routes, one interface (:meth:`Transport.send`):
+aiohttp is the only HTTP implementation: aiosso never parses HTTP or speaks TLS itself.
 
-* a client that owns its connections (no ``session=``) speaks HTTP/1.1 through
-  :mod:`aiosso._pool`, a lean keep-alive pool: the common case, and the fast one;
-* a borrowed ``aiohttp.ClientSession`` is used as given (its connector, proxy, tracing and
-  TLS settings apply) and never closed;
-* an owned client falls back to an ``aiohttp`` session of its own when a proxy from the
-  environment (``HTTPS_PROXY``/``HTTP_PROXY``, minus ``NO_PROXY``) applies to the endpoint,
-  or while ``aiohttp.ClientSession._request`` is patched (``aioresponses``), so that such
-  mocks keep working.
+* A client without ``session=`` owns one ``aiohttp.ClientSession``, created lazily in the
+  running loop and shared by all its calls. It is tuned for the portal: no cookie jar, no
+  automatic headers, the static headers set once as the session's defaults, URLs parsed
+  once, and ``trust_env=False`` so that ``~/.netrc`` is never read (aiohttp would send its
+  credentials beside the token). Proxies from the environment (``HTTPS_PROXY``/``HTTP_PROXY``
+  minus ``NO_PROXY``, read as botocore reads them) are passed explicitly with each request;
+  loopback endpoints are never proxied. ``close()`` closes the session and waits for its
+  connections.
+* A borrowed ``aiohttp.ClientSession`` is used as given (its connector, proxy, tracing and
+  TLS settings apply) and never closed.
 
-Reply bodies are bounded on every route: a declared ``Content-Length`` over the limit is
-refused before reading, any other body is read with a running cap.
+On both, redirects are never followed (aiohttp would forward the token's header to another
+host), and reply bodies are bounded: a declared ``Content-Length`` over the limit is refused
+before reading, any other body is read with a running cap on the decoded bytes.
 """
 
 from __future__ import annotations
@@ -26,9 +29,12 @@ from typing import Final
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp import http_exceptions
+from aiohttp.client_reqrep import RequestInfo
+from aiohttp.connector import Connection
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from aiosso._pool import CABundleError, ConnectionPool, Reply, public_url, tls_context
 from aiosso.exceptions import (
     AioSSOError,
     ClientClosedError,
@@ -41,8 +47,9 @@ from aiosso.exceptions import (
     SSLError,
 )
 
-# What aioresponses and similar mocks replace: while it is not this, aiohttp is used.
-_AIOHTTP_REQUEST: Final = aiohttp.ClientSession._request
+__all__ = ["MAX_RESPONSE_BYTES", "CABundleError", "Reply", "Transport", "public_url"]
+
+Reply = tuple[int, dict[str, str], bytes]
 
 # aiohttp >= 3.10 tells connect and read timeouts apart by class; older ones by message.
 _CONNECT_TIMEOUT: Final[tuple[type[BaseException], ...]] = tuple(
@@ -57,6 +64,15 @@ _CLOSED: Final[tuple[type[BaseException], ...]] = (
     *(cls for cls in (getattr(aiohttp, "ClientConnectionResetError", None),) if cls is not None),
 )
 
+# Why a reply could not be read, by aiohttp's parser error: a fixed phrase, because the
+# parser's own message quotes the offending line, which may be an echo of the token's header.
+_PARSE_REASONS: Final[Mapping[str, str]] = {
+    "BadStatusLine": "bad status line",
+    "BadHttpMethod": "bad status line",
+    "InvalidHeader": "invalid header field",
+    "LineTooLong": "a line or the head is too long",
+}
+
 # botocore sends no Accept header, and no Content-Type on a request without a body (Logout);
 # aiohttp would add "Accept: */*" and "Content-Type: application/octet-stream".
 _SKIP_AUTO_HEADERS: Final = ("Accept", "Content-Type")
@@ -65,7 +81,14 @@ _URL_CACHE_SIZE: Final = 1024
 
 # The default bound of a reply body: the API's largest page is a few tens of KiB.
 MAX_RESPONSE_BYTES: Final = 10 * 1024 * 1024
-_CHUNK: Final = 64 * 1024
+_CHUNK: Final = 4 * 1024
+
+
+_NO_HEADERS: Final[CIMultiDictProxy[str]] = CIMultiDictProxy(CIMultiDict())
+
+
+class _ScrubbedReplyError(aiohttp.ClientResponseError):
+    """An unreadable reply, said without quoting it, and without the request's headers."""
 
 
 class _LeanRequest(aiohttp.ClientRequest):
@@ -75,6 +98,32 @@ class _LeanRequest(aiohttp.ClientRequest):
     DEFAULT_HEADERS = {}  # noqa: RUF012 - replaces the base class's dict, never mutated
 
 
+class _ScrubbedResponse(aiohttp.ClientResponse):
+    # aiohttp's parser errors quote the offending line of the reply, which a broken server or
+    # proxy may fill with an echo of the token's header. Raised from here, before aiohttp's
+    # tracing (OpenTelemetry records the exception of a failed request) or anyone sees them,
+    # they say what was wrong and quote nothing.
+    async def start(self, connection: Connection) -> aiohttp.ClientResponse:
+        try:
+            return await super().start(connection)
+        except aiohttp.ClientResponseError as exc:
+            info = exc.request_info
+            raise _ScrubbedReplyError(
+                RequestInfo(info.url, info.method, _NO_HEADERS, info.real_url),
+                (),
+                status=exc.status,
+                message=_parse_reason(exc) or type(exc).__name__,
+            ) from None
+        except aiohttp.ServerDisconnectedError as exc:
+            if isinstance(exc.message, str):
+                raise
+            raise aiohttp.ServerDisconnectedError() from None  # not the partial reply head
+
+
+class CABundleError(Exception):
+    """The CA bundle (``AWS_CA_BUNDLE``) cannot be loaded; the message says why."""
+
+
 class Transport:
     """Sends one HTTP exchange and returns ``(status, lower-cased headers, body)``."""
 
@@ -82,17 +131,17 @@ class Transport:
         "_ca_bundle",
         "_closed",
         "_limit",
+        "_loop",
         "_max_body",
         "_owns",
         "_parsed",
-        "_pool",
-        "_proxied",
+        "_proxy",
+        "_ready",
         "_session",
         "_skip",
         "_ssl",
         "_static",
         "_timeout",
-        "_timeouts",
     )
 
     def __init__(
@@ -114,62 +163,52 @@ class Transport:
         self._parsed: dict[str, URL] = {}
         self._max_body = max_response_bytes
         # Per request, so it applies to a borrowed session too; True defers to the
-        # session's connector (aiohttp verifies certificates by default).
-        self._ssl = verify
+        # session's connector (aiohttp verifies certificates by default). A CA bundle is
+        # loaded on the first https call: construction does no I/O.
+        self._ssl: bool | ssl.SSLContext = verify
         self._ca_bundle = ca_bundle if verify is True else None
         self._owns = session is None
         # An owned session adds none of those headers; a borrowed one is told per request.
         self._skip: tuple[str, ...] | None = None if session is None else _SKIP_AUTO_HEADERS
         self._closed = False
-        self._pool: ConnectionPool | None = None
-        self._proxied: bool | None = None  # decided on first use, from the environment
-        self._timeouts = (connect_timeout, read_timeout)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = False  # the first call's checks ran
+        self._proxy: URL | None = None  # an owned session's, from the environment
         self._limit = max_pool_connections
-        # No total timeout: waiting for a free pooled connection is not a network timeout.
+        # No total timeout here: the call's deadline (RetryConfig.total_timeout) is kept by
+        # the retrier, around every attempt, wait and backoff of the call.
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=connect_timeout, sock_read=read_timeout
         )
 
     @property
     def owns_open_session(self) -> bool:
-        """True while connections or a session this transport created are open."""
-        if not self._owns:
-            return False
-        if self._pool is not None and not self._pool.closed:
-            return True
-        return self._session is not None and not self._session.closed
+        """True while a session this transport created is open."""
+        return self._owns and self._session is not None and not self._session.closed
 
     @property
     def closed(self) -> bool:
         """True once :meth:`close` ran."""
         return self._closed
 
-    def _open(self) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=0)
-        # No cookies (the API sets none), and no automatic Accept header: botocore sends none.
-        # trust_env: this session exists for proxies (or for a mock, which ignores it).
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            request_class=_LeanRequest,
-            timeout=self._timeout,
-            headers=self._static,
-            trust_env=True,
-        )
+    @property
+    def session(self) -> aiohttp.ClientSession | None:
+        """The session calls go through: the borrowed one, or the owned one once opened."""
         return self._session
 
-    def _open_pool(self) -> ConnectionPool:
-        connect_timeout, read_timeout = self._timeouts
-        self._pool = ConnectionPool(
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            limit=self._limit,
-            max_body=self._max_body,
-            verify=self._ssl,
-            static_headers=self._static,
-            ca_bundle=self._ca_bundle,
+    def _open(self) -> aiohttp.ClientSession:
+        self._loop = asyncio.get_running_loop()
+        connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=0)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),  # the API sets no cookies
+            request_class=_LeanRequest,
+            response_class=_ScrubbedResponse,
+            timeout=self._timeout,
+            headers=self._static,
+            trust_env=False,  # never ~/.netrc; proxies are passed per request
         )
-        return self._pool
+        return self._session
 
     def _url(self, url: str) -> URL:
         # Already percent-encoded as botocore encodes: yarl must not requote it. The same
@@ -181,6 +220,26 @@ class Transport:
             parsed = self._parsed[url] = URL(url, encoded=True)
         return parsed
 
+    def _prepare(self, url: str) -> aiohttp.ClientSession:
+        """The session for a call to ``url``; on the first call, open it and set TLS up."""
+        if self._closed:
+            raise ClientClosedError(message="This client has been closed; create a new one.")
+        session = self._session
+        if session is None:
+            session = self._open()
+            self._proxy = proxy_for(url)
+        elif session.closed:
+            raise ClientClosedError(
+                message="The aiohttp session given to this client has been closed."
+            )
+        if self._ca_bundle is not None and self._ssl is True and url.startswith("https:"):
+            try:
+                self._ssl = bundle_context(self._ca_bundle)
+            except CABundleError as exc:
+                raise SSLError(endpoint_url=public_url(url), error=str(exc)) from exc
+        self._ready = True
+        return session
+
     async def send(
         self, method: str, url: str, headers: dict[str, str], body: bytes | None = None
     ) -> Reply:
@@ -191,40 +250,21 @@ class Transport:
             HTTPClientError: (a subclass naming the URL) the exchange failed.
             ResponseTooLargeError: the body exceeds ``max_response_bytes`` (not read).
         """
-        pool = self._pool
-        if pool is not None and aiohttp.ClientSession._request is _AIOHTTP_REQUEST:
-            return await pool.request(method, url, headers, body)
-        if self._closed:
-            raise ClientClosedError(message="This client has been closed; create a new one.")
-        if self._owns and aiohttp.ClientSession._request is _AIOHTTP_REQUEST:
-            if self._proxied is None:
-                self._proxied = _proxy_applies(url)
-            if not self._proxied:
-                return await self._open_pool().request(method, url, headers, body)
-        return await self._send_aiohttp(method, url, headers, body)
-
-    async def _send_aiohttp(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None
-    ) -> Reply:
-        if self._ca_bundle is not None and self._ssl is True and url.startswith("https:"):
-            try:
-                self._ssl = tls_context(True, self._ca_bundle)
-            except CABundleError as exc:
-                raise SSLError(endpoint_url=public_url(url), error=str(exc)) from exc
         session = self._session
-        if session is None:
-            session = self._open()
-        elif session.closed:
-            raise ClientClosedError(
-                message="The aiohttp session given to this client has been closed."
+        if not self._ready or session is None or session.closed or self._closed:
+            session = self._prepare(url)
+        elif self._loop is not None and asyncio.get_running_loop() is not self._loop:
+            raise HTTPClientError(
+                error="this client's connections belong to another event loop; "
+                "create the client in the loop that uses it"
             )
+        skip = self._skip
+        if skip is None:  # our own session: its default headers are ours already
+            if body is None and method == "POST":
+                skip = _NO_CONTENT_TYPE  # aiohttp would label an empty POST octet-stream
+        else:
+            headers = {**self._static, **headers}
         try:
-            skip = self._skip
-            if skip is None:  # our own session: its default headers are ours already
-                if body is None and method == "POST":
-                    skip = _NO_CONTENT_TYPE  # aiohttp would label an empty POST octet-stream
-            else:
-                headers = {**self._static, **headers}
             async with session.request(
                 method,
                 self._url(url),
@@ -235,7 +275,15 @@ class Transport:
                 raise_for_status=False,
                 skip_auto_headers=skip,
                 ssl=self._ssl,
+                proxy=self._proxy,
             ) as resp:
+                status = resp.status
+                if status < 200:  # 1xx are skipped by aiohttp; 101 would hand us the socket
+                    resp.close()
+                    raise HTTPClientError(
+                        error=f"invalid HTTP reply from {public_url(url)}: "
+                        f"unexpected status {status}"
+                    )
                 length = resp.content_length
                 if (
                     length is not None
@@ -252,9 +300,12 @@ class Transport:
                     for key, value in received.items():
                         key = key.lower()
                         out[key] = f"{out[key]}, {value}" if key in out else value
-                return resp.status, out, reply
+                return status, out, reply
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise _translate(exc, url, session) from exc
+            error, chain = _translate(exc, url, session)
+            if chain:
+                raise error from exc
+            raise error from None
         except asyncio.CancelledError:
             # aiohttp cancels requests still waiting for a pooled connection when the session
             # closes. That is not a cancellation of the caller's task: say what happened.
@@ -269,30 +320,38 @@ class Transport:
             raise
 
     async def close(self) -> None:
-        """Close the connections and session this transport created; idempotent."""
+        """Close the session this transport created, waiting for its connections; idempotent.
+
+        A borrowed session stays open.
+        """
         self._closed = True
-        pool = self._pool
-        if pool is not None:
-            await pool.close()
-        session, self._session = self._session, None
-        if self._owns and session is not None and not session.closed:
-            await session.close()
+        session = self._session
+        if self._owns:
+            self._session = None
+            if session is not None and not session.closed:
+                await session.close()
 
 
-def _proxy_applies(url: str) -> bool:
-    """True if the environment names a proxy for ``url`` that ``NO_PROXY`` does not exclude.
+def proxy_for(url: str) -> URL | None:
+    """The proxy the environment names for ``url``, or None when none applies.
 
-    Loopback endpoints (the emulator, a local test server) never go through a proxy, as in
-    Go's ``ProxyFromEnvironment``: no remote proxy can reach this machine's loopback.
+    ``HTTPS_PROXY``/``HTTP_PROXY`` per scheme, minus hosts ``NO_PROXY`` excludes, as botocore
+    reads them. Loopback endpoints (the emulator, a local test server) never go through a
+    proxy, as in Go's ``ProxyFromEnvironment``: no remote proxy can reach this machine's
+    loopback.
     """
     parts = urlsplit(url)
     host = parts.hostname or ""
     if host == "localhost" or _is_loopback(host):
-        return False
-    proxies = urllib.request.getproxies()
-    if not proxies.get(parts.scheme):  # aiohttp, like botocore, reads only http(s)_proxy
-        return False
-    return not urllib.request.proxy_bypass(parts.netloc)
+        return None
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if not proxy:  # aiohttp, like botocore, reads only http(s)_proxy
+        return None
+    if urllib.request.proxy_bypass(parts.netloc):
+        return None
+    if "://" not in proxy:  # botocore accepts "proxy.corp:3128"
+        proxy = "http://" + proxy
+    return URL(proxy)
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, limit: int, url: str) -> bytes:
@@ -312,6 +371,8 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int, url: str) -> by
             if size > limit:
                 break
             chunks.append(chunk)
+            # A piece may be thousands of tiny chunks already buffered: let the loop breathe.
+            await asyncio.sleep(0)
         else:
             return b"".join(chunks)
     resp.close()
@@ -320,29 +381,53 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int, url: str) -> by
 
 def _translate(
     exc: aiohttp.ClientError | asyncio.TimeoutError, url: str, session: aiohttp.ClientSession
-) -> AioSSOError:
-    """The aiosso error for an aiohttp/asyncio failure of one exchange."""
+) -> tuple[AioSSOError, bool]:
+    """The aiosso error for an aiohttp/asyncio failure of one exchange, and whether to chain.
+
+    Errors about the connection keep aiohttp's error as ``__cause__``. Errors about the reply
+    do not: aiohttp's messages quote what the server sent, which may echo the token's header.
+    """
     if session.closed:
         # Closing the session under a call in flight ("Connector is closed", a reset...).
-        return ClientClosedError(message="The aiohttp session was closed during the call.")
+        return ClientClosedError(message="The aiohttp session was closed during the call."), True
     public = public_url(url)
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         cert = exc.certificate_error
         reason = getattr(cert, "verify_message", None) or str(cert)
-        return SSLError(endpoint_url=public, error=reason)
+        return SSLError(endpoint_url=public, error=reason), True
     if isinstance(exc, aiohttp.ClientSSLError):
-        return SSLError(endpoint_url=public, error=str(exc))
+        return SSLError(endpoint_url=public, error=str(exc)), True
     if isinstance(exc, aiohttp.ServerTimeoutError):
         if isinstance(exc, _CONNECT_TIMEOUT) or "Connection timeout" in str(exc):
-            return ConnectTimeoutError(endpoint_url=public)
-        return ReadTimeoutError(endpoint_url=public)
+            return ConnectTimeoutError(endpoint_url=public), True
+        return ReadTimeoutError(endpoint_url=public), True
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return EndpointConnectionError(endpoint_url=public)
+        return EndpointConnectionError(endpoint_url=public), True
+    if isinstance(exc, aiohttp.ClientResponseError):
+        # The head could not be parsed (or a response-level check failed).
+        reason = _parse_reason(exc) or type(exc).__name__
+        return HTTPClientError(error=f"invalid HTTP reply from {public}: {reason}"), False
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        # The body was cut short, or its framing broke part-way.
+        return ConnectionClosedError(endpoint_url=public), False
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        # Its message may be the partly read reply head.
+        return ConnectionClosedError(endpoint_url=public), isinstance(exc.message, str)
     if isinstance(exc, _CLOSED):
-        return ConnectionClosedError(endpoint_url=public)
+        return ConnectionClosedError(endpoint_url=public), True
     if isinstance(exc, asyncio.TimeoutError):
-        return ReadTimeoutError(endpoint_url=public)
-    return HTTPClientError(error=f"{type(exc).__name__} for {public}")
+        return ReadTimeoutError(endpoint_url=public), True
+    return HTTPClientError(error=f"{type(exc).__name__} for {public}"), True
+
+
+def _parse_reason(exc: BaseException) -> str | None:
+    """A fixed phrase for the aiohttp parser error behind ``exc``, if there is one."""
+    cause = exc.__cause__
+    if isinstance(cause, http_exceptions.HttpProcessingError):
+        return _PARSE_REASONS.get(type(cause).__name__, "malformed reply")
+    if isinstance(exc, _ScrubbedReplyError):
+        return exc.message
+    return None
 
 
 def _is_loopback(host: str) -> bool:
@@ -357,3 +442,32 @@ def _caller_cancelled() -> bool:
     cancelling = getattr(task, "cancelling", None)  # Python >= 3.11
     # Without Task.cancelling() (3.10) a cancellation cannot be told apart: keep it.
     return cancelling is None or cancelling() > 0
+
+
+_BUNDLE_CONTEXTS: dict[str, ssl.SSLContext] = {}
+
+
+def bundle_context(ca_bundle: str) -> ssl.SSLContext:
+    """A verifying TLS context that trusts the CAs of ``ca_bundle`` only; one per bundle.
+
+    Raises:
+        CABundleError: ``ca_bundle`` is missing or holds no usable certificate.
+    """
+    cached = _BUNDLE_CONTEXTS.get(ca_bundle)
+    if cached is None:
+        try:
+            cached = ssl.create_default_context(cafile=ca_bundle)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+            raise CABundleError(f"cannot load the CA bundle {ca_bundle!r}: {reason}") from exc
+        _BUNDLE_CONTEXTS[ca_bundle] = cached
+    return cached
+
+
+def public_url(url: str) -> str:
+    """``url`` up to its query, for messages.
+
+    The query holds only account ids, role names and page tokens, never a secret; still,
+    page tokens can be long.
+    """
+    return url.split("?", 1)[0]

@@ -49,6 +49,7 @@ working when the import line changes::
         │   ├── ConnectTimeoutError      connecting took too long (also TimeoutError)
         │   └── SSLError                 TLS failed: certificate not trusted, handshake error
         ├── ReadTimeoutError             the reply took too long (also TimeoutError)
+        │   └── TotalTimeoutError        ... past the call's hard deadline, total_timeout
         └── ConnectionClosedError        the connection dropped mid-exchange
 
 Messages never contain access tokens, secret keys or session tokens.
@@ -102,6 +103,7 @@ __all__ = [
     "SlowDownException",
     "TokenRetrievalError",
     "TooManyRequestsException",
+    "TotalTimeoutError",
     "UnauthorizedClientException",
     "UnauthorizedException",
     "UnauthorizedSSOTokenError",
@@ -317,6 +319,20 @@ class ReadTimeoutError(HTTPClientError, TimeoutError):
     """The reply took longer than ``read_timeout``."""
 
     fmt = 'Read timeout on endpoint URL: "{endpoint_url}"'
+
+
+class TotalTimeoutError(ReadTimeoutError):
+    """The call's hard deadline, ``RetryConfig.total_timeout``, passed before it could end.
+
+    The deadline covers the whole call: waiting for a place among the requests in flight,
+    the rate limiter, every attempt (even a reply that trickles in byte by byte, which no
+    per-read timeout catches) and every backoff. Not retried: the time is spent.
+    """
+
+    fmt = (
+        'Read timeout on endpoint URL: "{endpoint_url}" '
+        "(the call's total_timeout of {seconds:g} s ran out)"
+    )
 
 
 class ConnectionClosedError(HTTPClientError):

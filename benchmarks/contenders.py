@@ -221,6 +221,58 @@ class FloorContender(Contender):
         return await self._get(url)
 
 
+@register
+class FloorTunedContender(FloorContender):
+    """Bare aiohttp used as well as a caller can: no cookie jar, pre-encoded URLs, ``read()``.
+
+    ``ClientSession(cookie_jar=DummyCookieJar())``, the URLs parsed once as
+    ``yarl.URL(..., encoded=True)`` (a page token's URL is built encoded per call), the header
+    dict built once, ``json.loads(await resp.read())``.
+    """
+
+    name = "floor-tuned"
+
+    async def open(self) -> None:
+        import aiohttp
+        from yarl import URL
+
+        await super().open()
+        await self._session.close()
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.pool),
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        self._url = URL
+        self._credentials = URL(self._credentials_url, encoded=True)
+        self._accounts: dict[int, Any] = {}
+
+    async def _get_url(self, url: Any) -> dict[str, Any]:
+        async with self._session.get(url, headers=self._headers) as resp:
+            body = await resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"HTTP {resp.status}: {body[:200]!r}")
+            result: dict[str, Any] = json.loads(body)
+            return result
+
+    async def get_role_credentials(self) -> dict[str, Any]:
+        return await self._get_url(self._credentials)
+
+    async def list_accounts(self, max_results: int, next_token: str | None) -> dict[str, Any]:
+        if next_token:
+            url = self._url(
+                f"{self._accounts_url}?max_result={max_results}"
+                f"&next_token={quote(next_token, safe='')}",
+                encoded=True,
+            )
+        else:
+            url = self._accounts.get(max_results)
+            if url is None:
+                url = self._accounts[max_results] = self._url(
+                    f"{self._accounts_url}?max_result={max_results}", encoded=True
+                )
+        return await self._get_url(url)
+
+
 def _botocore_config(pool: int) -> Any:
     import botocore
     from botocore.config import Config

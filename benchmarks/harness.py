@@ -68,6 +68,7 @@ class Settings:
         "aiosso",
         "aiosso-session",
         "floor",
+        "floor-tuned",
         "aiobotocore",
         "botocore-threads",
     )

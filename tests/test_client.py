@@ -311,15 +311,15 @@ async def test_unclosed_owned_session_warns(emu: PortalEmulator) -> None:
     """An owned session left open warns ResourceWarning when the client is collected."""
     sso = AsyncSSOClient("us-east-1", endpoint_url=emu.url, config=ONE_ATTEMPT)
     await sso.list_accounts(accessToken=emu.token)
-    # Keep the connection pool alive past the client, so only aiosso's warning can fire here
-    # (asyncio's own "unclosed transport" would come from collecting the connections).
-    pool = sso._transport._pool
-    assert pool is not None
+    # Keep the session alive past the client, so only aiosso's warning can fire here
+    # (aiohttp's own "Unclosed client session" would come from collecting the session).
+    session = sso._transport.session
+    assert session is not None
     holder = [sso]
     del sso
     with pytest.warns(ResourceWarning, match=r"Unclosed <AsyncSSOClient .*async with"):
         _drop(holder)
-    await pool.close()
+    await session.close()
 
 
 def _drop(objects: list[Any]) -> None:

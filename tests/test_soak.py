@@ -115,14 +115,15 @@ async def _soak(mix: Mix, trace: bool = True) -> dict[str, Any]:
             finally:
                 tracemalloc.stop()
             transport = sso._transport
-            assert transport._pool is not None
+            session = transport.session
+            assert session is not None
         elapsed = time.monotonic() - started
         stats = emu.stats
     finally:
         await emu.close()
     assert not transport.owns_open_session
     assert connections(transport) == (0, 0)
-    assert transport._pool._count == 0  # every connection's socket is closed
+    assert session.closed  # closing the client closed its session and every connection
     leftover = await _settle(tasks_before)
     gc.collect()
     return {

@@ -189,6 +189,7 @@ def _summarise(
     floor = samples.get("floor", [])
     floor_cpu = harness.median([s["cpu_us_per_call"] for s in floor])
     floor_rate = harness.median([s["calls_per_s"] for s in floor])
+    tuned_cpu = harness.median([s["cpu_us_per_call"] for s in samples.get("floor-tuned", [])])
     cells = []
     for name, runs in samples.items():
         cpu = [s["cpu_us_per_call"] for s in runs]
@@ -206,6 +207,7 @@ def _summarise(
                     [s["server_cpu_us_per_call"] for s in runs]
                 ),
                 "cpu_ratio_to_floor": _ratio(harness.median(cpu), floor_cpu) if runs else None,
+                "cpu_ratio_to_tuned": _ratio(harness.median(cpu), tuned_cpu) if runs else None,
                 "rate_ratio_to_floor": _ratio(harness.median(rate), floor_rate) if runs else None,
                 "notes": notes,
             }
@@ -229,6 +231,7 @@ def _table(cells: list[dict[str, Any]], reps: int, loop: str, server_us: float) 
             "CPU µs/call",
             "spread",
             "x floor",
+            "x tuned",
             "calls/s",
             "x floor",
         ],
@@ -243,6 +246,7 @@ def _table(cells: list[dict[str, Any]], reps: int, loop: str, server_us: float) 
                 harness.fmt(cpu["median"]),
                 _spread(cpu),
                 harness.fmt(cell["cpu_ratio_to_floor"], 2),
+                harness.fmt(cell.get("cpu_ratio_to_tuned"), 2),
                 harness.fmt(rate["median"], 0),
                 harness.fmt(cell["rate_ratio_to_floor"], 2),
             ]
@@ -257,6 +261,7 @@ def _table(cells: list[dict[str, Any]], reps: int, loop: str, server_us: float) 
         )
     table.notes.append(
         "CPU µs/call: lower is better; calls/s: higher is better. Ratios are to the bare-aiohttp "
-        "floor measured in the same run. spread = half the min-max range over the median."
+        "floor (x floor) and to floor-tuned (x tuned) measured in the same run. spread = half "
+        "the min-max range over the median."
     )
     return table
