@@ -10,7 +10,7 @@ import itertools
 import os
 import random
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, NoReturn
 
@@ -66,10 +66,9 @@ invocation_id = _invocation_ids().__next__
 class ServiceClient:
     """Base of the service clients (not used directly).
 
-    Construction does no I/O and needs no running loop. Connections are opened on first use,
-    in the running loop, by a lean keep-alive pool of the client's own (or an ``aiohttp``
-    session of its own when a proxy from the environment applies); ``session=`` is used as
-    given instead, and never closed.
+    Construction does no I/O and needs no running loop. The client's own ``aiohttp`` session
+    is opened on first use, in the running loop, and shared by all its calls; ``session=`` is
+    used as given instead, and never closed.
     """
 
     _OPERATIONS: ClassVar[Mapping[str, Operation]]
@@ -173,7 +172,11 @@ class ServiceClient:
     def _raise_closed() -> NoReturn:
         raise ClientClosedError(message="This client has been closed; create a new one.")
 
-    async def _call(self, op: Operation, params: Mapping[str, Any]) -> dict[str, Any]:
+    def _call(
+        self, op: Operation, params: Mapping[str, Any]
+    ) -> Coroutine[Any, Any, dict[str, Any]]:
+        # Checks and builds the request at once (an operation method runs it when awaited),
+        # then hands over the retrier's coroutine: one frame less for every resumption.
         if self._transport.closed:
             self._raise_closed()
         if self._validate:
@@ -191,4 +194,4 @@ class ServiceClient:
         body = _protocol.build_body(op, params)
         if body is not None:
             headers["Content-Type"] = "application/json"
-        return await self._retrier.call(op, self._transport, url, headers, body)
+        return self._retrier.call(op, self._transport, url, headers, body)

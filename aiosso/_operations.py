@@ -66,12 +66,16 @@ class Operation:
     header_members: tuple[Member, ...] = attrs.field(init=False, eq=False, repr=False)
     query_members: tuple[Member, ...] = attrs.field(init=False, eq=False, repr=False)
     body_members: tuple[Member, ...] = attrs.field(init=False, eq=False, repr=False)
+    query_wire: dict[str, str] = attrs.field(init=False, eq=False, repr=False)
+    """Query members: input name -> ``wire_name=``."""
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "members_by_name", {m.name: m for m in self.members})
         for location in ("header", "query", "body"):
             chosen = tuple(m for m in self.members if m.location == location)
             object.__setattr__(self, f"{location}_members", chosen)
+        wire = {m.name: m.wire_name + "=" for m in self.query_members}
+        object.__setattr__(self, "query_wire", wire)
 
     @property
     def member_names(self) -> tuple[str, ...]:

@@ -185,14 +185,17 @@ def build_query(op: Operation, params: Mapping[str, Any]) -> str:
 
     ``None`` values are dropped; an empty string is sent as ``name=``.
     """
-    members = op.members_by_name
-    parts = [
-        f"{member.wire_name}={_encode(value)}"
-        for name, value in params.items()
-        if value is not None
-        and (member := members.get(name)) is not None
-        and member.location == "query"
-    ]
+    wire = op.query_wire
+    parts = []
+    for name, value in params.items():
+        prefix = wire.get(name)
+        if prefix is None or value is None:
+            continue
+        # ids and role names are usually letters and digits: nothing to escape
+        if type(value) is str and value.isalnum() and value.isascii():
+            parts.append(prefix + value)
+        else:
+            parts.append(prefix + _encode(value))
     return "?" + "&".join(parts) if parts else ""
 
 
@@ -261,9 +264,39 @@ def _parse_long(op: Operation, key: str, value: Any) -> int:
         raise _fail(op, f"member {key!r} is not a number") from None
 
 
+_LEAF_TYPES: Final[Mapping[str, type]] = {"string": str, "long": int}
+_FLAT: dict[int, dict[str, tuple[type, int]] | None] = {}
+
+
+def _flat_members(spec: OutputSpec) -> dict[str, tuple[type, int]] | None:
+    """Each member's Python type and position, if every member is a string or a long."""
+    # Keyed by identity: the specs are static.
+    key = id(spec)
+    if key not in _FLAT:
+        members = {
+            name: (_LEAF_TYPES[kind], index)
+            for index, (name, kind) in enumerate(spec)
+            if isinstance(kind, str) and kind in _LEAF_TYPES
+        }
+        _FLAT[key] = members if len(members) == len(spec) else None
+    return _FLAT[key]
+
+
 def _parse_struct(op: Operation, spec: OutputSpec, data: Any, where: str) -> dict[str, Any]:
     if type(data) is not dict:
         raise _fail(op, f"{where} is not a JSON object")
+    members = _flat_members(spec)
+    if members is not None:
+        # Fast path, the common case: only known members, in model order, each of its exact
+        # type (no null, no float for a long, no bool for a number): kept as it is.
+        after = 0
+        for key, value in data.items():
+            member = members.get(key)
+            if member is None or member[0] is not type(value) or member[1] < after:
+                break
+            after = member[1]
+        else:
+            return cast("dict[str, Any]", data)
     out: dict[str, Any] = {}
     for key, kind in spec:
         value = data.get(key)

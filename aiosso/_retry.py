@@ -15,7 +15,11 @@ Nothing else is: other 4xx answers (a bad ``maxResults``, an expired token,
 ``uniform(0, min(max_backoff, base * 2**(n-1)))``, with a long base for throttling (1 s)
 and a short one for transient errors (50 ms); a server's ``Retry-After`` (seconds or HTTP
 date) or ``x-amz-retry-after`` (milliseconds) raises that sleep, up to ``max_retry_after``.
-The loop stops at ``total_max_attempts`` or when the next sleep would pass ``total_timeout``.
+The loop stops at ``total_max_attempts`` or when the next sleep would pass ``total_timeout``,
+which is also a hard deadline for the call as a whole: each exchange carries what is left of
+it as aiohttp's own ``total`` timeout, and the rare waits (for a place, for the rate
+limiter) are cut at it, so a call raises :class:`~aiosso.exceptions.TotalTimeoutError` at
+its deadline at the latest, whatever the server does.
 
 The adaptive limiter (mode ``"adaptive"``) is a per-client, per-operation pacing schedule
 (GCRA: each request takes the next free send slot, ``1/rate`` after the previous one), created
@@ -37,26 +41,33 @@ import ssl
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from aiosso import _protocol
 from aiosso._operations import Operation
 from aiosso._transport import CABundleError, Transport, public_url
 from aiosso.config import RetryConfig
-from aiosso.exceptions import ClientError, HTTPClientError, SSLError, TotalTimeoutError
+from aiosso.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    HTTPClientError,
+    ReadTimeoutError,
+    SSLError,
+    TotalTimeoutError,
+)
 
 if sys.version_info >= (3, 11):
     from asyncio import Timeout as _Scope
-    from asyncio import timeout as _scope
+    from asyncio import timeout_at as _scope_at
 
     def _expired(scope: _Scope) -> bool:
         return scope.expired()
 
 else:  # aiohttp depends on async-timeout there, and so do we
     from async_timeout import Timeout as _Scope
-    from async_timeout import timeout as _scope
+    from async_timeout import timeout_at as _scope_at
 
     def _expired(scope: _Scope) -> bool:
         return scope.expired
@@ -68,6 +79,8 @@ if TYPE_CHECKING:
 __all__ = ["AdaptiveRateLimiter", "Retrier", "set_testing"]
 
 log = logging.getLogger("aiosso.retry")
+
+_T = TypeVar("_T")
 
 _RETRY_STATUS: Final = frozenset({429, 500, 502, 503, 504})
 _THROTTLE_CODES: Final = frozenset(
@@ -100,7 +113,10 @@ def is_testing() -> bool:
 
 
 def _retryable(exc: BaseException) -> bool:
-    """Whether a failed attempt is worth another: not a certificate that failed to verify."""
+    """Whether a failed attempt is worth another: not a certificate that failed to verify,
+    nor a call whose deadline passed."""
+    if isinstance(exc, TotalTimeoutError):
+        return False
     if isinstance(exc, SSLError):
         return not _certificate_failure(exc)
     return isinstance(exc, (_RetryableReply, HTTPClientError))
@@ -387,41 +403,38 @@ class Retrier:
 
         ``total_timeout`` is a hard deadline for the whole call: waiting for a place, the
         rate limiter, every attempt (even one whose reply trickles in) and every backoff.
+        An exchange carries what is left of it as aiohttp's own ``total`` timeout, so the
+        common path costs no timer of its own.
 
         Raises:
             TotalTimeoutError: the deadline passed before the call could end otherwise.
         """
         budget = self._cfg.total_timeout
-        if budget is None:
-            return await self._call(op, transport, url, headers, body, None)
-        scope = _scope(budget)
+        deadline = None if budget is None else asyncio.get_running_loop().time() + budget
         try:
-            async with scope:
-                return await self._call(
-                    op, transport, url, headers, body, time.monotonic() + budget
-                )
-        except asyncio.TimeoutError:
-            if not _expired(scope):  # a timeout of the call's own (ReadTimeoutError...)
-                raise
-            raise TotalTimeoutError(endpoint_url=public_url(url), seconds=budget) from None
-
-    async def _call(
-        self,
-        op: Operation,
-        transport: Transport,
-        url: str,
-        headers: dict[str, str],
-        body: bytes | None,
-        deadline: float | None,
-    ) -> dict[str, Any]:
-        try:
-            return await self._attempt(op, transport, url, headers, body, 1)
+            return await self._attempt(op, transport, url, headers, body, 1, deadline)
         except (_RetryableReply, HTTPClientError) as failure:
             if self._cfg.total_max_attempts > 1 and _retryable(failure):
                 return await self._retry(op, transport, url, headers, body, failure, deadline)
             if isinstance(failure, _RetryableReply):
                 raise self._final_error(op, failure, 1) from None
             raise
+
+    def _out_of_time(self, url: str) -> TotalTimeoutError:
+        budget = self._cfg.total_timeout
+        assert budget is not None
+        return TotalTimeoutError(endpoint_url=public_url(url), seconds=budget)
+
+    async def _within(self, waiting: Awaitable[_T], deadline: float, url: str) -> _T:
+        """``await waiting``, cut short at ``deadline`` (loop time): for the rare waits only."""
+        scope = _scope_at(deadline)
+        try:
+            async with scope:
+                return await waiting
+        except asyncio.TimeoutError:
+            if not _expired(scope):
+                raise
+            raise self._out_of_time(url) from None
 
     def _on_throttle(self, op_name: str, epoch: int) -> None:
         if self._cfg.mode != "adaptive":
@@ -468,8 +481,10 @@ class Retrier:
             # No backoff that would end past the deadline: it would only be cut short.
             if attempts(retry_state):
                 return True
+            if deadline is None:
+                return False
             sleep = retry_state.upcoming_sleep or 0.0
-            return deadline is not None and time.monotonic() + sleep >= deadline
+            return asyncio.get_running_loop().time() + sleep >= deadline
 
         retrying = tenacity.AsyncRetrying(
             stop=stop,
@@ -488,7 +503,7 @@ class Retrier:
                     if pending is not None:  # attempt 1 already happened, outside tenacity
                         exc, pending = pending, None
                         raise exc
-                    return await self._attempt(op, transport, url, headers, body, attempt)
+                    return await self._attempt(op, transport, url, headers, body, attempt, deadline)
         except _RetryableReply as failure:
             raise self._final_error(op, failure, attempt) from None
         raise AssertionError("unreachable: tenacity ended without an outcome")  # pragma: no cover
@@ -501,6 +516,7 @@ class Retrier:
         headers: dict[str, str],
         body: bytes | None,
         attempt: int,
+        deadline: float | None,
     ) -> dict[str, Any]:
         limiter = self._limiters.get(op.name)
         epoch = 0
@@ -511,11 +527,30 @@ class Retrier:
         )
         gate = self._in_flight
         if not gate.try_enter():
-            await gate.enter()
+            if deadline is None:
+                await gate.enter()
+            else:
+                await self._within(gate.enter(), deadline, url)
         try:
             if limiter is not None and limiter.enabled:
-                epoch = await limiter.acquire()
-            status, reply_headers, reply = await transport.send(op.method, url, headers, body)
+                if deadline is None:
+                    epoch = await limiter.acquire()
+                else:
+                    epoch = await self._within(limiter.acquire(), deadline, url)
+            total = None
+            if deadline is not None:
+                total = deadline - asyncio.get_running_loop().time()
+                if total <= 0:
+                    raise self._out_of_time(url)
+            try:
+                status, reply_headers, reply = await transport.send(
+                    op.method, url, headers, body, total
+                )
+            except (ConnectTimeoutError, ReadTimeoutError):
+                # aiohttp's total timeout (what was left of the deadline) ran out.
+                if deadline is not None and asyncio.get_running_loop().time() >= deadline:
+                    raise self._out_of_time(url) from None
+                raise
         finally:
             gate.leave()
         if status < 300:

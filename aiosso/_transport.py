@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import math
 import ssl
 import urllib.request
 from collections.abc import Mapping
@@ -78,6 +79,9 @@ _PARSE_REASONS: Final[Mapping[str, str]] = {
 _SKIP_AUTO_HEADERS: Final = ("Accept", "Content-Type")
 _NO_CONTENT_TYPE: Final = ("Content-Type",)
 _URL_CACHE_SIZE: Final = 1024
+_TIMEOUT_CACHE_SIZE: Final = 256
+# aiohttp rounds timeouts from this many seconds up to whole seconds; ours are exact.
+_NEVER_CEIL: Final = float(2**31)
 
 # The default bound of a reply body: the API's largest page is a few tens of KiB.
 MAX_RESPONSE_BYTES: Final = 10 * 1024 * 1024
@@ -142,6 +146,7 @@ class Transport:
         "_ssl",
         "_static",
         "_timeout",
+        "_timeouts",
     )
 
     def __init__(
@@ -175,11 +180,11 @@ class Transport:
         self._ready = False  # the first call's checks ran
         self._proxy: URL | None = None  # an owned session's, from the environment
         self._limit = max_pool_connections
-        # No total timeout here: the call's deadline (RetryConfig.total_timeout) is kept by
-        # the retrier, around every attempt, wait and backoff of the call.
+        # Without a total: an exchange is given what is left of its call's deadline.
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=connect_timeout, sock_read=read_timeout
         )
+        self._timeouts: dict[int, aiohttp.ClientTimeout] = {}
 
     @property
     def owns_open_session(self) -> bool:
@@ -240,10 +245,41 @@ class Transport:
         self._ready = True
         return session
 
+    def _timeout_for(self, total: float) -> aiohttp.ClientTimeout:
+        """The timeouts of an exchange that may take ``total`` seconds in all.
+
+        Rounded up to the millisecond, so that the same few objects serve the common case
+        (a first attempt, with the whole budget left); never rounded to whole seconds, as
+        aiohttp does from 5 s on by default.
+        """
+        millis = math.ceil(total * 1000)
+        timeout = self._timeouts.get(millis)
+        if timeout is None:
+            if len(self._timeouts) >= _TIMEOUT_CACHE_SIZE:
+                self._timeouts.clear()
+            base = self._timeout
+            timeout = self._timeouts[millis] = aiohttp.ClientTimeout(
+                total=millis / 1000,
+                sock_connect=base.sock_connect,
+                sock_read=base.sock_read,
+                ceil_threshold=_NEVER_CEIL,
+            )
+        return timeout
+
     async def send(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None = None
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None = None,
+        total: float | None = None,
     ) -> Reply:
         """Perform one exchange; never raises anything but aiosso errors or cancellation.
+
+        Args:
+            total: seconds the whole exchange may take (connecting, sending, the head and the
+                body, however slowly they trickle in); past it, the exchange ends with
+                ``ReadTimeoutError`` (or ``ConnectTimeoutError`` while connecting).
 
         Raises:
             ClientClosedError: the transport, or the session it was given, is closed.
@@ -270,7 +306,7 @@ class Transport:
                 self._url(url),
                 headers=headers,
                 data=body,
-                timeout=self._timeout,
+                timeout=self._timeout if total is None else self._timeout_for(total),
                 allow_redirects=False,
                 raise_for_status=False,
                 skip_auto_headers=skip,

@@ -71,8 +71,12 @@ class RetryConfig:
             ``total_max_attempts``). The default, 10, with throttling backoff starting at 1 s and
             capped at 20 s, rides out minutes of throttling so a fan-out over hundreds of
             accounts loses nothing.
-        total_timeout: seconds one call may spend across all attempts and backoff sleeps;
-            ``None`` for no budget. No retry is started that could not finish within it.
+        total_timeout: a hard deadline, in seconds, for one whole call: waiting for a place
+            among the requests in flight, the rate limiter, every attempt (however slowly its
+            reply trickles in: ``read_timeout`` counts silence, not time) and every backoff.
+            Past it the call raises :class:`~aiosso.TotalTimeoutError` (a
+            ``ReadTimeoutError``). No backoff is started that would end past it. ``None``: no
+            deadline.
         throttle_base: first backoff ceiling, in seconds, after a throttling error.
         transient_base: first backoff ceiling, in seconds, after a 5xx or connection error.
         max_backoff: ceiling of any single backoff sleep, in seconds.

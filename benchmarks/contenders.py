@@ -203,7 +203,7 @@ class FloorContender(Contender):
     async def close(self) -> None:
         await self._session.close()
 
-    async def _get(self, url: str) -> dict[str, Any]:
+    async def _get(self, url: Any) -> dict[str, Any]:  # a str, or a yarl.URL (floor-tuned)
         async with self._session.get(url, headers=self._headers) as resp:
             body = await resp.read()
             if resp.status != 200:
@@ -246,16 +246,8 @@ class FloorTunedContender(FloorContender):
         self._credentials = URL(self._credentials_url, encoded=True)
         self._accounts: dict[int, Any] = {}
 
-    async def _get_url(self, url: Any) -> dict[str, Any]:
-        async with self._session.get(url, headers=self._headers) as resp:
-            body = await resp.read()
-            if resp.status != 200:
-                raise RuntimeError(f"HTTP {resp.status}: {body[:200]!r}")
-            result: dict[str, Any] = json.loads(body)
-            return result
-
     async def get_role_credentials(self) -> dict[str, Any]:
-        return await self._get_url(self._credentials)
+        return await self._get(self._credentials)
 
     async def list_accounts(self, max_results: int, next_token: str | None) -> dict[str, Any]:
         if next_token:
@@ -270,7 +262,7 @@ class FloorTunedContender(FloorContender):
                 url = self._accounts[max_results] = self._url(
                     f"{self._accounts_url}?max_result={max_results}", encoded=True
                 )
-        return await self._get_url(url)
+        return await self._get(url)
 
 
 def _botocore_config(pool: int) -> Any:

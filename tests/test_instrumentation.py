@@ -15,13 +15,13 @@ alone) and always removed after the test.
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
+from _echo import ECHOES, TOKEN, echoing_server
 
 from aiosso import (
     AsyncSSOClient,
@@ -388,46 +388,19 @@ async def test_connection_error_span_records_the_exception_without_the_token(
     _assert_absent(token, _everything(traced))
 
 
-# A broken server or proxy reflecting the token's header line where the reply should be.
-_ECHOES = {
-    "as the status line": (b"", b"\r\n\r\n"),
-    "as a header line": (b"HTTP/1.1 200 OK\r\n", b"\r\n\r\n"),
-    "as a chunk size line": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", b"\r\n"),
-    "as a trailer line": (
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n",
-        b"\r\n\r\n",
-    ),
-}
-
-
-@pytest.mark.parametrize("echo", list(_ECHOES.values()), ids=list(_ECHOES))
+@pytest.mark.parametrize("echo", list(ECHOES.values()), ids=list(ECHOES))
 async def test_a_server_echoing_the_token_header_leaks_no_token_into_spans(
     spans: InMemorySpanExporter, echo: tuple[bytes, bytes]
 ) -> None:
     """A reply echoing the token's header line: no span, event or exception text holds it."""
-    token = "echoed-token-0123456789abcdef"
-    before, after = echo
-    seen: list[bytes] = []
-
-    async def reflect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        request = await reader.readuntil(b"\r\n\r\n")
-        seen.append(request)
-        line = next(x for x in request.split(b"\r\n") if TOKEN_HEADER.encode() in x)
-        writer.write(before + line.replace(b":", b"") + after)  # no colon: never a valid field
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(reflect, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    try:
+    token = TOKEN
+    before, _ = echo
+    async with echoing_server(echo) as (url, seen):
         async with AsyncSSOClient(
             endpoint_url=url, region_name="us-east-1", config=ONE_ATTEMPT
         ) as sso:
             with pytest.raises(HTTPClientError) as info:
                 await sso.list_accounts(accessToken=token)
-    finally:
-        server.close()
-        await server.wait_closed()
     assert token.encode() in seen[0]  # the token really went out, and came back
     assert token[:6] not in repr(info.value)  # aiosso's own error is scrubbed
     traced = _client_spans(spans)

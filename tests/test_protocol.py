@@ -335,6 +335,35 @@ def test_success_items_with_only_known_string_members_are_kept() -> None:
 
 
 @pytest.mark.parametrize(
+    ("members", "expected"),
+    [
+        (b'"accessKeyId":"A","secretAccessKey":"S","sessionToken":"T","expiration":5', None),
+        (b'"accessKeyId":"A","extra":"x","expiration":5', {"accessKeyId": "A", "expiration": 5}),
+        (b'"accessKeyId":"A","sessionToken":null', {"accessKeyId": "A"}),
+        (b'"accessKeyId":"A","expiration":false', "not a number"),
+    ],
+    ids=["well-formed", "unknown-member", "null-member", "bool-long"],
+)
+def test_success_credentials_struct(members: bytes, expected: object) -> None:
+    """A flat struct is kept as sent only when well-formed; else unknowns/nulls are dropped."""
+    body = b'{"roleCredentials":{' + members + b"}}"
+    if isinstance(expected, str):
+        with pytest.raises(ResponseParserError, match=expected):
+            success(GET_ROLE_CREDENTIALS, body)
+        return
+    creds = success(GET_ROLE_CREDENTIALS, body)["roleCredentials"]
+    if expected is None:
+        expected = {
+            "accessKeyId": "A",
+            "secretAccessKey": "S",
+            "sessionToken": "T",
+            "expiration": 5,
+        }
+    assert creds == expected
+    assert list(creds) == list(expected)
+
+
+@pytest.mark.parametrize(
     ("raw", "value"),
     [(b"1700000000000", 1700000000000), (b'"123"', 123), (b"1.7e12", 1700000000000)],
 )

@@ -8,7 +8,6 @@ exception text), reprs and ``str()`` of everything the user can hold, exception 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
 import ssl
@@ -23,6 +22,7 @@ from typing import Any
 import aiohttp
 import attrs
 import pytest
+from _echo import ECHOES, TOKEN, echoing_server
 from aiohttp import web
 
 import aiosso
@@ -398,46 +398,25 @@ async def test_configured_context_reaches_the_client(
     assert page["accountList"] == []
 
 
-_ECHOES = {
-    "as the status line": (b"", b"\r\n\r\n"),
-    "as a header line": (b"HTTP/1.1 200 OK\r\n", b"\r\n\r\n"),
-    "as a chunk size line": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", b"\r\n"),
-    "as a trailer line": (
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n",
-        b"\r\n\r\n",
-    ),
-}
-
-
-@pytest.mark.parametrize("echo", list(_ECHOES.values()), ids=list(_ECHOES))
+@pytest.mark.parametrize("borrowed", [False, True], ids=["owned", "borrowed"])
+@pytest.mark.parametrize("echo", list(ECHOES.values()), ids=list(ECHOES))
 async def test_a_server_echoing_the_token_header_leaks_no_token(
-    echo: tuple[bytes, bytes],
+    echo: tuple[bytes, bytes], borrowed: bool
 ) -> None:
     """A broken server or proxy reflecting the token's header line: errors never quote it."""
-    token = "echoed-token-0123456789abcdef"
-    before, after = echo
-    seen: list[bytes] = []
-
-    async def reflect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        request = await reader.readuntil(b"\r\n\r\n")
-        seen.append(request)
-        line = next(x for x in request.split(b"\r\n") if b"bearer_token" in x)
-        writer.write(before + line.replace(b":", b"") + after)  # no colon: never a valid field
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(reflect, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    try:
+    token = TOKEN
+    async with echoing_server(echo) as (url, seen):
+        session = aiohttp.ClientSession() if borrowed else None
         config = ClientConfig(retries={"total_max_attempts": 1})
-        async with AsyncSSOClient(endpoint_url=url, config=config) as sso:
-            with pytest.raises(HTTPClientError, match="invalid HTTP reply") as info:
-                await sso.get_role_credentials(
-                    roleName="Admin", accountId="111122223333", accessToken=token
-                )
-    finally:
-        server.close()
-        await server.wait_closed()
+        try:
+            async with AsyncSSOClient(endpoint_url=url, session=session, config=config) as sso:
+                with pytest.raises(HTTPClientError) as info:
+                    await sso.get_role_credentials(
+                        roleName="Admin", accountId="111122223333", accessToken=token
+                    )
+        finally:
+            if session is not None:
+                await session.close()
     assert seen
     assert token.encode() in seen[0]  # the token really went out, and came back
     rendered = "".join(traceback.format_exception(info.value)) + repr(info.value)
