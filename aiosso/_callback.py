@@ -1,24 +1,25 @@
 """The one-shot local HTTP server that receives the browser's redirect of a PKCE login.
 
-Bound to 127.0.0.1 only (the AWS CLI listens on every interface): the authorization code must
-not be offered to the network. It answers one ``GET /oauth/callback``, checks ``state``, and
-resolves :attr:`CallbackServer.result` with the code or a clear login error.
+An ``aiohttp.web`` server bound to 127.0.0.1 only (the AWS CLI listens on every interface):
+the authorization code must not be offered to the network. It answers one
+``GET /oauth/callback``, checks ``state``, and resolves :attr:`CallbackServer.result` with the
+code or a clear login error. It keeps no access log: the callback's query holds the code.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import html
 from typing import Final
-from urllib.parse import parse_qs, urlsplit
+
+from aiohttp import web
 
 from aiosso.exceptions import AuthorizationCodeLoadError, LoginDeniedError, LoginError
 
 __all__ = ["CALLBACK_PATH", "CallbackServer", "printable"]
 
 CALLBACK_PATH: Final = "/oauth/callback"
-_REQUEST_LIMIT: Final = 16 * 1024
-_REQUEST_READ_TIMEOUT: Final = 10.0
+_SHUTDOWN_SECONDS: Final = 1.0
 
 
 class CallbackServer:
@@ -27,8 +28,7 @@ class CallbackServer:
     def __init__(self, state: str) -> None:
         self._state = state
         self._result: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
+        self._runner: web.ServerRunner | None = None
         self.port = 0
 
     @property
@@ -38,46 +38,50 @@ class CallbackServer:
 
     async def start(self) -> None:
         """Listen on an ephemeral port of 127.0.0.1 (then :attr:`port` is set)."""
-        self._server = await asyncio.start_server(
-            self._handle, host="127.0.0.1", port=0, limit=_REQUEST_LIMIT
+        runner = web.ServerRunner(
+            web.Server(self._handle, access_log=None),
+            handle_signals=False,
+            shutdown_timeout=_SHUTDOWN_SECONDS,
         )
-        self.port = self._server.sockets[0].getsockname()[1]
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.port = runner.addresses[0][1]
 
     async def close(self) -> None:
         """Stop listening and drop any connection still open; idempotent."""
-        if self._server is None:
-            return
-        self._server.close()
-        for writer in list(self._writers):
-            writer.transport.abort()
-        await self._server.wait_closed()
-        self._server = None
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
-        try:
-            try:
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _REQUEST_READ_TIMEOUT)
-            except (asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-                return
-            except ConnectionError:
-                return
-            status, title, text = self._answer(head)
-            await self._respond(writer, status, title, text)
-        finally:
-            self._writers.discard(writer)
-            writer.close()
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        status, title, text = self._answer(request)
+        body = (
+            "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title></head><body>"
+            f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
+        )
+        response = web.Response(
+            status=status,
+            text=body,
+            content_type="text/html",
+            headers={"Cache-Control": "no-store"},
+        )
+        response.force_close()
+        return response
 
-    def _answer(self, head: bytes) -> tuple[int, str, str]:
-        parts = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
-        if len(parts) != 3 or parts[0] != "GET":
+    def _answer(self, request: web.BaseRequest) -> tuple[int, str, str]:
+        if request.method != "GET":
             return 405, "Method not allowed", "Only GET is served here."
-        target = urlsplit(parts[1])
-        if target.path != CALLBACK_PATH:
+        if request.path != CALLBACK_PATH:
             return 404, "Not found", "This is the aiosso login callback."
         if self._result.done():
             return 409, "Login already handled", "You can close this tab."
-        query = {k: v[0] for k, v in parse_qs(target.query, keep_blank_values=True).items()}
+        query = request.query
         if query.get("state") != self._state:
             self._result.set_exception(
                 AuthorizationCodeLoadError(
@@ -109,25 +113,6 @@ class CallbackServer:
             return 400, "Login failed", "No authorization code was received."
         self._result.set_result(code)
         return 200, "Login complete", "aiosso is now logged in. You can close this tab."
-
-    @staticmethod
-    async def _respond(writer: asyncio.StreamWriter, status: int, title: str, text: str) -> None:
-        import html
-
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(status, "Error")
-        body = (
-            "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title></head><body>"
-            f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
-        ).encode()
-        header = (
-            f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\n"
-            f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\n"
-            "Connection: close\r\n\r\n"
-        ).encode("latin-1")
-        with contextlib.suppress(ConnectionError):
-            writer.write(header + body)
-            await writer.drain()
 
 
 def printable(text: str) -> str:
