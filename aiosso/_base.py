@@ -83,6 +83,7 @@ class ServiceClient:
         endpoint_url: str | None = None,
         session: aiohttp.ClientSession | None = None,
         config: ClientConfig | None = None,
+        rate_budget: _retry.RequestBudget | None = None,
     ) -> None:
         config = ClientConfig() if config is None else config
         region = region_name or _env("AWS_REGION") or _env("AWS_DEFAULT_REGION")
@@ -131,7 +132,7 @@ class ServiceClient:
         base = resolved.url.rstrip("/")
         self._urls: dict[str, str] = {name: base + op.path for name, op in self._OPERATIONS.items()}
         self._retrier = _retry.Retrier(
-            config.retries, config.max_pool_connections, self._OPERATIONS
+            config.retries, config.max_pool_connections, self._OPERATIONS, rate_budget
         )
 
     def __repr__(self) -> str:

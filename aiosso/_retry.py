@@ -43,7 +43,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from aiosso import _protocol
 from aiosso._operations import Operation
@@ -76,7 +76,7 @@ else:  # aiohttp depends on async-timeout there, and so do we
 if TYPE_CHECKING:
     import tenacity
 
-__all__ = ["AdaptiveRateLimiter", "Retrier", "set_testing"]
+__all__ = ["AdaptiveRateLimiter", "RequestBudget", "Retrier", "set_testing"]
 
 log = logging.getLogger("aiosso.retry")
 
@@ -162,6 +162,13 @@ def retry_after_seconds(headers: dict[str, str], now: float | None = None) -> fl
         return None
     delay = when.timestamp() - (time.time() if now is None else now)
     return max(0.0, delay)
+
+
+class RequestBudget(Protocol):
+    """A request rate shared beyond one client (:class:`aiosso.fleet.RateBudget`)."""
+
+    async def acquire(self, operation: str) -> None:
+        """Wait until ``operation`` (its API name) may send one request."""
 
 
 class AdaptiveRateLimiter:
@@ -368,12 +375,17 @@ def _classify(status: int, response: dict[str, Any]) -> tuple[bool, bool]:
 class Retrier:
     """Runs one call's attempts: the lean first attempt, then tenacity if needed."""
 
-    __slots__ = ("_cfg", "_first_header", "_in_flight", "_limiters")
+    __slots__ = ("_budget", "_cfg", "_first_header", "_in_flight", "_limiters")
 
     def __init__(
-        self, config: RetryConfig, max_in_flight: int, operations: Mapping[str, Operation]
+        self,
+        config: RetryConfig,
+        max_in_flight: int,
+        operations: Mapping[str, Operation],
+        budget: RequestBudget | None = None,
     ) -> None:
         self._cfg = config
+        self._budget = budget
         # Requests wait here, not in the connection pool, so the rate limiter is consulted
         # right before each request really goes out.
         self._in_flight = _Gate(max_in_flight)
@@ -532,6 +544,12 @@ class Retrier:
             else:
                 await self._within(gate.enter(), deadline, url)
         try:
+            budget = self._budget
+            if budget is not None:
+                if deadline is None:
+                    await budget.acquire(op.api_name)
+                else:
+                    await self._within(budget.acquire(op.api_name), deadline, url)
             if limiter is not None and limiter.enabled:
                 if deadline is None:
                     epoch = await limiter.acquire()

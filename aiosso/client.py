@@ -82,10 +82,9 @@ class AsyncSSOClient(ServiceClient):
     """An asyncio client for the IAM Identity Center portal API, a drop-in for
     aiobotocore's ``sso`` client.
 
-    Construction does no I/O and needs no running loop. Connections are opened on first use,
-    in the running loop, by a lean keep-alive pool of the client's own (or an ``aiohttp``
-    session of its own when a proxy from the environment applies); ``session=`` is used as
-    given instead, and never closed.
+    Construction does no I/O and needs no running loop. The client's own
+    ``aiohttp.ClientSession`` is opened on first use, in the running loop, and shared by all
+    its calls; ``session=`` is used as given instead, and never closed.
     Use ``async with`` (or ``await close()``) to release what the client owns.
 
     Args:
@@ -96,6 +95,10 @@ class AsyncSSOClient(ServiceClient):
         session: an ``aiohttp.ClientSession`` to send through (its connector, proxy and TLS
             settings apply).
         config: a :class:`~aiosso.ClientConfig`.
+        rate_budget: a request budget shared with other clients and processes
+            (:meth:`aiosso.fleet.RedisStore.rate_budget`): each request waits for its slot
+            before it is sent, within the call's deadline; the adaptive limiter still
+            applies on top.
 
     Raises:
         NoRegionError: neither a region nor an endpoint URL was found.

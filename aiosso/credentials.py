@@ -13,6 +13,7 @@ expiry, bounded memory.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import OrderedDict
@@ -28,7 +29,14 @@ from aiosso.exceptions import AioSSOError, ClientClosedError, ResponseParserErro
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["CacheStats", "CredentialCache", "RoleCredentials", "RoleCredentialsSource"]
+__all__ = [
+    "CacheStats",
+    "CredentialCache",
+    "CredentialStore",
+    "RoleCredentials",
+    "RoleCredentialsSource",
+    "SharedScope",
+]
 
 log = logging.getLogger("aiosso.credentials")
 
@@ -203,6 +211,28 @@ class RoleCredentials:
         return self.expires_in(now) <= margin
 
 
+class SharedScope(Protocol):
+    """The credentials of one access token in a store shared by processes."""
+
+    def fetch(
+        self,
+        account_id: str,
+        role_name: str,
+        fetch: Callable[[], Awaitable[tuple[RoleCredentials, float]]],
+        usable: Callable[[RoleCredentials, float], bool],
+        keep_for: Callable[[RoleCredentials], float],
+    ) -> Awaitable[tuple[RoleCredentials, float, str]]:
+        """Stored, waited-for or fetched credentials, when fetched, and how (see
+        :meth:`aiosso.fleet.SharedCredentials.fetch`)."""
+
+
+class CredentialStore(Protocol):
+    """Where caches of many processes share credentials: :class:`aiosso.fleet.RedisStore`."""
+
+    def scope(self, access_token: str) -> SharedScope:
+        """The shared credentials of one access token."""
+
+
 class RoleCredentialsSource(Protocol):
     """What the cache needs of a client: :class:`~aiosso.AsyncSSOClient` satisfies it."""
 
@@ -219,12 +249,17 @@ class CacheStats:
         hits: ``get()`` calls answered from the cache without waiting.
         misses: ``get()`` calls that waited for a fetch (started or joined one).
         fetches: fetches started, one ``get_role_credentials`` call each (retries inside the
-            client not counted).
+            client not counted), unless the shared store answered it (``store_hits``,
+            ``store_waits``).
         failures: fetches that failed (including those answered from the cache).
         stale_served: failed refreshes answered with still-valid cached credentials.
         evictions: entries dropped to stay within ``max_entries``.
         entries: credentials held now.
         in_flight: fetches running now.
+        store_hits: fetches answered by the shared store (no request).
+        store_waits: fetches answered by another process's request, waited for.
+        store_takeovers: requests made after another process's fetch lock expired unused.
+        store_fallbacks: fetches that met Redis trouble and requested in-process instead.
     """
 
     hits: int
@@ -235,6 +270,10 @@ class CacheStats:
     evictions: int
     entries: int
     in_flight: int
+    store_hits: int = 0
+    store_waits: int = 0
+    store_takeovers: int = 0
+    store_fallbacks: int = 0
 
 
 @attrs.define(slots=True)
@@ -286,6 +325,9 @@ class CredentialCache:
             credentials are answered after a failure (default 60).
         max_entries: credentials held at most; the least recently used are dropped first.
         clock: the current time in epoch seconds (default ``time.time``); tests pass a fake.
+        store: shares the credentials with the caches of other processes and hosts
+            (:class:`aiosso.fleet.RedisStore`): one request per pair per refresh across all
+            of them, with the same windows; this cache stays in front of it.
 
     Raises:
         ValueError: ``max_entries < 1``, a negative margin or interval, or
@@ -318,6 +360,7 @@ class CredentialCache:
         refresh_retry_interval: float = 60.0,
         max_entries: int = 1024,
         clock: Callable[[], float] = time.time,
+        store: CredentialStore | None = None,
     ) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be >= 1")
@@ -327,6 +370,8 @@ class CredentialCache:
             raise ValueError("mandatory_margin must not exceed refresh_margin")
         self._client = client
         self._token = accessToken
+        self._shared = None if store is None else store.scope(accessToken)
+        self._shared_counts = dict.fromkeys(("hit", "waited", "fetched", "takeover", "fallback"), 0)
         self._refresh_margin = refresh_margin
         self._mandatory_margin = mandatory_margin
         self._retry_interval = refresh_retry_interval
@@ -373,6 +418,10 @@ class CredentialCache:
             evictions=self._evictions,
             entries=len(self._slots),
             in_flight=len(self._flights),
+            store_hits=self._shared_counts["hit"],
+            store_waits=self._shared_counts["waited"],
+            store_takeovers=self._shared_counts["takeover"],
+            store_fallbacks=self._shared_counts["fallback"],
         )
 
     # ------------------------------------------------------------------ lookups
@@ -554,15 +603,40 @@ class CredentialCache:
     def _owns(self, key: _Key) -> bool:
         return self._flights.get(key) is asyncio.current_task()
 
+    async def _request(self, account_id: str, role_name: str) -> tuple[RoleCredentials, float]:
+        response = await self._client.get_role_credentials(
+            roleName=role_name, accountId=account_id, accessToken=self._token
+        )
+        credentials = RoleCredentials.from_response(
+            response, account_id=account_id, role_name=role_name
+        )
+        return credentials, self._clock()
+
+    def _refresh_at(self, credentials: RoleCredentials, fetched_at: float) -> float:
+        expires = credentials.expiration.timestamp()
+        lifetime = max(expires - fetched_at, 0.0)
+        return expires - min(self._refresh_margin, lifetime / 2)
+
+    def _usable(self, credentials: RoleCredentials, fetched_at: float) -> bool:
+        return self._clock() < self._refresh_at(credentials, fetched_at)
+
+    def _keep_for(self, credentials: RoleCredentials) -> float:
+        return credentials.expiration.timestamp() - self._mandatory_margin - self._clock()
+
     async def _fetch(self, key: _Key, previous: _Slot | None) -> RoleCredentials:
         account_id, role_name = key
         try:
-            response = await self._client.get_role_credentials(
-                roleName=role_name, accountId=account_id, accessToken=self._token
-            )
-            credentials = RoleCredentials.from_response(
-                response, account_id=account_id, role_name=role_name
-            )
+            if self._shared is None:
+                credentials, fetched_at = await self._request(account_id, role_name)
+            else:
+                credentials, fetched_at, how = await self._shared.fetch(
+                    account_id,
+                    role_name,
+                    functools.partial(self._request, account_id, role_name),
+                    self._usable,
+                    self._keep_for,
+                )
+                self._shared_counts[how] += 1
         except asyncio.CancelledError:
             if self._closed:
                 raise ClientClosedError(
@@ -573,11 +647,7 @@ class CredentialCache:
             self._failures += 1
             return self._fallback(key, previous, error)
         if self._owns(key):
-            now = self._clock()
-            lifetime = max(credentials.expiration.timestamp() - now, 0.0)
-            expires = credentials.expiration.timestamp()
-            refresh_at = expires - min(self._refresh_margin, lifetime / 2)
-            self._store(key, _Slot(credentials, refresh_at))
+            self._store(key, _Slot(credentials, self._refresh_at(credentials, fetched_at)))
         return credentials
 
     def _fallback(self, key: _Key, previous: _Slot | None, error: Exception) -> RoleCredentials:
