@@ -248,8 +248,8 @@ class CacheStats:
     Attributes:
         hits: ``get()`` calls answered from the cache without waiting.
         misses: ``get()`` calls that waited for a fetch (started or joined one).
-        fetches: fetches started, one ``get_role_credentials`` call each (retries inside the
-            client not counted), unless the shared store answered it (``store_hits``,
+        fetches: fetches started: each makes one ``get_role_credentials`` call (retries inside
+            the client not counted), unless the shared store answers it (``store_hits``,
             ``store_waits``).
         failures: fetches that failed (including those answered from the cache).
         stale_served: failed refreshes answered with still-valid cached credentials.
@@ -508,7 +508,9 @@ class CredentialCache:
         """Drop cached credentials matching the filters (``None`` matches anything).
 
         Fetches in flight for matching pairs still answer their current waiters but are
-        not stored; the next ``get()`` starts a new fetch.
+        not stored; the next ``get()`` starts a new fetch. With a shared ``store``, only this
+        process's copies are dropped: the next fetch may be answered by the store until the
+        entry expires there.
 
         Args:
             account_id: only this account.
@@ -556,7 +558,8 @@ class CredentialCache:
         ``get()`` calls too. The client is not closed.
         """
         self._closed = True
-        flights = list(self._flights.values())
+        # Every flight not landed yet, those invalidate() detached included.
+        flights = list(self._waiters)
         self._flights.clear()
         self._slots.clear()
         for flight in flights:

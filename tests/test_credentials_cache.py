@@ -14,7 +14,7 @@ import pytest
 from aiosso import AsyncSSOClient, ClientClosedError, ClientConfig, ClientError
 from aiosso.credentials import CredentialCache, RoleCredentials
 from aiosso.exceptions import ResponseParserError, UnauthorizedException
-from aiosso.testing import PortalEmulator
+from aiosso.testing import Faults, PortalEmulator
 
 ONE_ATTEMPT = ClientConfig(retries={"total_max_attempts": 1})
 T0 = 1_900_000_000.0
@@ -403,12 +403,15 @@ async def test_get_many(emu: PortalEmulator, client: AsyncSSOClient) -> None:
     """get_many dedupes, keeps first-seen order, bounds concurrency and fills the cache."""
     pairs = pairs_of(emu)[:40]
     asked = [*pairs, *reversed(pairs)]
+    # A little server latency makes concurrent fetches overlap in the emulator's handler;
+    # without it every request is answered before the next arrives, and max_in_flight is 1.
+    emu.faults = Faults(latency=0.01)
     async with CredentialCache(client, accessToken=emu.token) as cache:
         result = await cache.get_many(asked, max_concurrency=4)
         assert list(result) == pairs
         assert all((c.account_id, c.role_name) == k for k, c in result.items())
         assert emu.stats.requests["GetRoleCredentials"] == 40
-        assert emu.stats.max_in_flight <= 4
+        assert 1 < emu.stats.max_in_flight <= 4
         assert len(cache) == 40
         assert await cache.get_many(pairs) == result
         assert emu.stats.requests["GetRoleCredentials"] == 40
@@ -426,6 +429,39 @@ async def test_get_many_raises_first_error(stub: StubClient, cache: CredentialCa
     while cache.stats.in_flight:
         await asyncio.sleep(0)
     assert asyncio.all_tasks() == before
+
+
+async def test_get_many_failure_leaves_no_worker_running(clock: FakeClock) -> None:
+    """When one lookup fails, get_many raises only after its other workers have finished."""
+    gate = asyncio.Event()
+
+    class OneBadAccount:
+        async def get_role_credentials(
+            self, *, roleName: str, accountId: str, accessToken: str
+        ) -> dict[str, Any]:
+            if accountId == "bad":
+                raise forbidden()
+            await gate.wait()  # the other lookups are still waiting when "bad" fails
+            raise AssertionError("released only after the test's checks")
+
+    def workers() -> list[asyncio.Task[Any]]:
+        return [
+            task
+            for task in asyncio.all_tasks()
+            if getattr(task.get_coro(), "__qualname__", "").endswith("get_many.<locals>.worker")
+        ]
+
+    async with CredentialCache(OneBadAccount(), accessToken=TOKEN, clock=clock) as cache:
+        with pytest.raises(ClientError, match="ForbiddenException"):
+            await cache.get_many([("ok-1", "r"), ("bad", "r"), ("ok-2", "r")], max_concurrency=3)
+        # Checked at once, without yielding to the loop: the workers were awaited, not left
+        # cancelled-but-pending. (The fetches they started may still run: they are shared.)
+        running = [task for task in workers() if not task.done()]
+        assert running == []
+        assert cache.stats.in_flight == 2
+        gate.set()
+        while cache.stats.in_flight:
+            await asyncio.sleep(0)
 
 
 # --------------------------------------------------------------------------- invalidation
@@ -483,6 +519,58 @@ async def test_close_cancels_flights(stub: StubClient, clock: FakeClock) -> None
             pass
 
 
+async def test_close_waits_for_cancelled_fetches(clock: FakeClock) -> None:
+    """close() returns only once every cancelled fetch has finished, its own cleanup included."""
+    steps: list[str] = []
+    entered = asyncio.Event()
+
+    class SlowToStop:
+        async def get_role_credentials(
+            self, *, roleName: str, accountId: str, accessToken: str
+        ) -> dict[str, Any]:
+            entered.set()
+            try:
+                await asyncio.Event().wait()
+            finally:
+                steps.append("cancelled")
+                for _ in range(3):  # a cleanup that takes a few turns of the loop
+                    await asyncio.sleep(0)
+                steps.append("cleaned up")
+            raise AssertionError("unreachable: the fetch waits until cancelled")
+
+    cache = CredentialCache(SlowToStop(), accessToken=TOKEN, clock=clock)
+    waiter = asyncio.create_task(cache.get("1", "r"))
+    await entered.wait()
+    [flight] = [t for t in asyncio.all_tasks() if t.get_name() == "aiosso-credentials-1-r"]
+    await cache.close()
+    assert flight.done()
+    assert steps == ["cancelled", "cleaned up"]
+    with pytest.raises(ClientClosedError):
+        await waiter
+
+
+async def test_close_ends_fetches_detached_by_invalidate(
+    stub: StubClient, clock: FakeClock
+) -> None:
+    """A fetch that invalidate() detached is still in flight: close() cancels it and waits
+    for it too, and its waiter gets ClientClosedError."""
+    stub.gate = asyncio.Event()
+    cache = CredentialCache(stub, accessToken=TOKEN, clock=clock)
+    waiter = asyncio.create_task(cache.get("1", "r"))
+    await stub.entered.wait()
+    cache.invalidate("1")
+    [flight] = [t for t in asyncio.all_tasks() if t.get_name() == "aiosso-credentials-1-r"]
+    try:
+        await cache.close()
+        assert flight.done()
+        with pytest.raises(ClientClosedError):
+            await waiter
+        assert stub.completed == 0
+    finally:
+        stub.gate.set()  # let a fetch that close() left behind end with the test
+        await asyncio.gather(flight, waiter, return_exceptions=True)
+
+
 async def test_close_before_flight_runs(stub: StubClient, clock: FakeClock) -> None:
     """Closing before a just-started fetch ran still gives its waiter ClientClosedError."""
     cache = CredentialCache(stub, accessToken=TOKEN, clock=clock)
@@ -530,3 +618,63 @@ def test_invalid_settings(stub: StubClient, kwargs: dict[str, Any], message: str
     """Impossible settings are refused at construction."""
     with pytest.raises(ValueError, match=message):
         CredentialCache(stub, accessToken=TOKEN, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_entries": 1},
+        {"mandatory_margin": 0},
+        {"refresh_retry_interval": 0},
+        {"refresh_margin": 600, "mandatory_margin": 600},
+        {"refresh_margin": 0, "mandatory_margin": 0},
+    ],
+)
+def test_settings_at_their_bounds_are_accepted(stub: StubClient, kwargs: dict[str, Any]) -> None:
+    """Each documented lower bound is itself valid (>= 0, >= 1, mandatory <= refresh)."""
+    cache = CredentialCache(stub, accessToken=TOKEN, **kwargs)
+    assert not cache.closed
+
+
+async def test_zero_mandatory_margin_serves_cached_until_expiry(
+    stub: StubClient, clock: FakeClock
+) -> None:
+    """With mandatory_margin=0 a failed refresh answers the cached credentials up to their
+    expiry, and raises from then on."""
+    async with CredentialCache(stub, accessToken=TOKEN, clock=clock, mandatory_margin=0) as cache:
+        first = await cache.get("1", "r")
+        clock.advance(3600 - 1)
+        stub.errors.append(forbidden())
+        assert await cache.get("1", "r") is first
+        assert cache.stats.stale_served == 1
+        clock.advance(1)  # expiry itself: nothing usable is cached any more
+        stub.errors.append(forbidden())
+        with pytest.raises(ClientError, match="ForbiddenException"):
+            await cache.get("1", "r")
+        assert len(stub.calls) == 3
+
+
+async def test_zero_retry_interval_retries_at_the_next_get(
+    stub: StubClient, clock: FakeClock
+) -> None:
+    """With refresh_retry_interval=0 the get() after a failed refresh tries again at once."""
+    async with CredentialCache(
+        stub, accessToken=TOKEN, clock=clock, refresh_retry_interval=0
+    ) as cache:
+        first = await cache.get("1", "r")
+        clock.advance(3600 - 700)
+        stub.errors.append(forbidden())
+        assert await cache.get("1", "r") is first
+        fresh = await cache.get("1", "r")
+        assert fresh is not first
+        assert len(stub.calls) == 3
+
+
+async def test_smallest_cache_and_concurrency(stub: StubClient, clock: FakeClock) -> None:
+    """max_entries=1 holds only the last pair; get_many runs with max_concurrency=1."""
+    async with CredentialCache(stub, accessToken=TOKEN, clock=clock, max_entries=1) as cache:
+        result = await cache.get_many([("1", "r"), ("2", "r"), ("3", "r")], max_concurrency=1)
+        assert list(result) == [("1", "r"), ("2", "r"), ("3", "r")]
+        assert len(cache) == 1
+        assert ("3", "r") in cache
+        assert cache.stats.evictions == 2

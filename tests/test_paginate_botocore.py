@@ -337,3 +337,27 @@ async def test_failure_resume_token_resumes_in_botocore(boto_session: Any) -> No
 
         rest = await asyncio.to_thread(run)
         assert seen + [a["accountId"] for a in rest["accountList"]] == ids
+
+
+@pytest.mark.parametrize("op", list(OPERATIONS))
+def test_result_key_is_botocores(boto_session: Any, op: str) -> None:
+    """AsyncPageIterator.result_key (and the paginator's) is the expression of botocore's
+    one result key for the operation."""
+    boto = boto_session.create_client(
+        "sso",
+        region_name="us-east-1",
+        config=botocore.config.Config(signature_version=botocore.UNSIGNED),
+    )
+    try:
+        kwargs: dict[str, Any] = {"accessToken": "t"}
+        if op == "list_account_roles":
+            kwargs["accountId"] = "111122223333"
+        theirs = boto.get_paginator(op).paginate(**kwargs)  # lazy: no request yet
+        expected = [key.expression for key in theirs.result_keys]
+    finally:
+        boto.close()
+    paginator: Any = AsyncSSOClient("us-east-1").get_paginator(op)  # type: ignore[call-overload]
+    ours = paginator.paginate(**kwargs)
+    assert expected == [OPERATIONS[op]]
+    assert [ours.result_key] == expected
+    assert paginator.result_key == ours.result_key

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import platform
 import re
 import sys
@@ -11,6 +13,7 @@ import pytest
 
 from aiosso import _protocol
 from aiosso._operations import (
+    CREATE_TOKEN,
     GET_ROLE_CREDENTIALS,
     LIST_ACCOUNT_ROLES,
     LIST_ACCOUNTS,
@@ -18,11 +21,16 @@ from aiosso._operations import (
     MODELED_ERRORS,
     OIDC_OPERATIONS,
     OPERATIONS,
+    REGISTER_CLIENT,
+    START_DEVICE_AUTHORIZATION,
     Operation,
 )
 from aiosso.exceptions import (
     AioSSOError,
+    AuthorizationPendingException,
     ClientError,
+    InvalidClientException,
+    InvalidGrantException,
     InvalidRequestException,
     ParamValidationError,
     ResourceNotFoundException,
@@ -44,6 +52,13 @@ def error(status: int, body: bytes, **headers: str) -> dict[str, Any]:
 def success(op: Operation, body: bytes, headers: dict[str, str] | None = None) -> dict[str, Any]:
     """``parse_success`` of a 200."""
     return _protocol.parse_success(op, 200, headers or {}, body, 0)
+
+
+@functools.cache
+def _botocore_oidc_model() -> Any:
+    """botocore's sso-oidc service model (loaded once: it is the oracle of several tests)."""
+    botocore_session = pytest.importorskip("botocore.session")
+    return botocore_session.get_session().get_service_model("sso-oidc")
 
 
 # --------------------------------------------------------------------------- parse_error
@@ -304,6 +319,110 @@ def test_error_class_is_exact_code_lookup() -> None:
         assert _protocol.error_class(code) is ClientError
 
 
+# --------------------------------------------------------------------------- OAuth2 errors
+
+# SSO-OIDC errors (CreateToken) -> Error dict, as botocore's _map_oauth2_errors and parser.
+OAUTH2_TABLE: list[tuple[int, dict[str, str], bytes, dict[str, str]]] = [
+    (
+        400,
+        {"x-amzn-errortype": "InvalidGrantException"},
+        b'{"error":"invalid_grant","error_description":"Invalid grant provided"}',
+        {"Message": "Invalid grant provided", "Code": "InvalidGrantException"},
+    ),
+    (
+        400,
+        {},
+        b'{"error":"authorization_pending","error_description":"Pending"}',
+        {"Message": "Pending", "Code": "400"},
+    ),
+    (
+        401,
+        {"x-amzn-errortype": "InvalidClientException"},
+        b'{"error":"invalid_client","error_description":"Bad client"}',
+        {"Message": "Bad client", "Code": "InvalidClientException"},
+    ),
+    # A message already present wins over error_description, whichever its case.
+    (
+        400,
+        {},
+        b'{"Message":"kept","error_description":"dropped"}',
+        {"Message": "kept", "Code": "400"},
+    ),
+    (
+        400,
+        {},
+        b'{"message":"kept","error_description":"dropped"}',
+        {"Message": "kept", "Code": "400"},
+    ),
+    # An empty message is no message.
+    (400, {}, b'{"Message":"","error_description":"used"}', {"Message": "used", "Code": "400"}),
+    (400, {}, b'{"error_description":""}', {"Message": "", "Code": "400"}),
+    (500, {}, b'{"error_description":"boom"}', {"Message": "boom", "Code": "500"}),
+    # Below 400 nothing is mapped.
+    (303, {}, b'{"error_description":"moved"}', {"Message": "", "Code": "303"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "expected"),
+    OAUTH2_TABLE,
+    ids=[f"{row[0]}-{row[2][:40]!r}" for row in OAUTH2_TABLE],
+)
+def test_oauth2_error_description_is_the_message(
+    status: int, headers: dict[str, str], body: bytes, expected: dict[str, str]
+) -> None:
+    """SSO-OIDC errors of 400 and above take error_description as the message, unless the
+    body has a non-empty Message or message; botocore gives the same Error."""
+    response = _protocol.parse_error(CREATE_TOKEN, status, headers, body, 0)
+    assert response["Error"] == expected
+    assert list(response["Error"]) == ["Message", "Code"]
+    model = _botocore_oidc_model()
+    from botocore import handlers, parsers
+
+    wire = {"status_code": status, "headers": headers, "body": body}
+    handlers._map_oauth2_errors(wire)
+    parsed = parsers.create_parser("rest-json").parse(
+        wire, model.operation_model("CreateToken").output_shape
+    )
+    assert parsed["Error"] == expected
+
+
+def test_oauth2_400_error_is_the_modeled_exception() -> None:
+    """A 400 invalid_grant is InvalidGrantException with error and error_description lifted
+    to the top of e.response, and the description as its message."""
+    body = b'{"error":"invalid_grant","error_description":"Invalid grant provided"}'
+    response = _protocol.parse_error(
+        CREATE_TOKEN, 400, {"x-amzn-errortype": "InvalidGrantException"}, body, 0
+    )
+    assert response["error"] == "invalid_grant"
+    assert response["error_description"] == "Invalid grant provided"
+    exc = _protocol.make_error(CREATE_TOKEN, response)
+    assert type(exc) is InvalidGrantException
+    assert str(exc) == (
+        "An error occurred (InvalidGrantException) when calling the CreateToken operation: "
+        "Invalid grant provided"
+    )
+    pending = _protocol.parse_error(
+        CREATE_TOKEN,
+        400,
+        {"x-amzn-errortype": "AuthorizationPendingException"},
+        b'{"error":"authorization_pending"}',
+        0,
+    )
+    assert type(_protocol.make_error(CREATE_TOKEN, pending)) is AuthorizationPendingException
+    assert pending["Error"]["Message"] == ""
+    client = _protocol.parse_error(
+        REGISTER_CLIENT, 401, {"x-amzn-errortype": "InvalidClientException"}, b"{}", 0
+    )
+    assert type(_protocol.make_error(REGISTER_CLIENT, client)) is InvalidClientException
+
+
+def test_portal_errors_ignore_error_description() -> None:
+    """Only SSO-OIDC maps error_description: a portal error keeps its own (empty) message."""
+    response = error(400, b'{"error":"invalid_grant","error_description":"not for the portal"}')
+    assert response["Error"] == {"Message": "", "Code": "400"}
+
+
 # --------------------------------------------------------------------------- parse_success
 
 
@@ -540,6 +659,62 @@ def test_validate_redacts_sensitive_values(value: object) -> None:
     )
 
 
+def test_max_results_bounds_on_the_full_check() -> None:
+    """maxResults 1 and 100 are valid on the full check too: with another member forcing
+    it, the report has no range line for them."""
+
+    class Token(str):
+        pass
+
+    for value in (1, 100):
+        # A str subclass is not the exact type: the fast path hands over to the full check.
+        _protocol.validate(LIST_ACCOUNTS, {"accessToken": Token("t"), "maxResults": value})
+        assert report_of(LIST_ACCOUNTS, accessToken="t", maxResults=value, nextToken=5) == (
+            "Invalid type for parameter nextToken, value: 5, type: <class 'int'>, "
+            "valid types: <class 'str'>"
+        )
+    assert report_of(LIST_ACCOUNTS, accessToken=Token("t"), maxResults=101) == (
+        "Invalid value for parameter maxResults, value: 101, valid max value: 100"
+    )
+
+
+LIST_ITEM_CASES: list[tuple[Operation, dict[str, Any]]] = [
+    (REGISTER_CLIENT, {"clientName": "n", "clientType": "public", "scopes": ["a", 1, "b", None]}),
+    (REGISTER_CLIENT, {"clientName": "n", "clientType": "public", "grantTypes": ("x", b"y")}),
+    (REGISTER_CLIENT, {"clientName": "n", "clientType": "public", "scopes": "sso:account:access"}),
+    (
+        CREATE_TOKEN,
+        {"clientId": "c", "clientSecret": "s", "grantType": "g", "scope": [["nested"]]},
+    ),
+]
+
+
+@pytest.mark.parametrize(("op", "params"), LIST_ITEM_CASES)
+def test_validate_list_items_as_botocore(op: Operation, params: dict[str, Any]) -> None:
+    """A list member takes a list or tuple of strings; each wrong item is reported by its
+    index, in order, with botocore's lines."""
+    ours = report_of(op, **params)
+    assert ours
+    model = _botocore_oidc_model()
+    from botocore.validate import ParamValidator
+
+    shape = model.operation_model(op.api_name).input_shape
+    assert ours == ParamValidator().validate(params, shape).generate_report()
+
+
+def test_validate_accepts_lists_and_tuples_of_strings() -> None:
+    """Lists and tuples of strings, empty ones too, are valid list members."""
+    base = {"clientName": "n", "clientType": "public"}
+    for value in (["a", "b"], ("a",), [], ()):
+        _protocol.validate(REGISTER_CLIENT, {**base, "scopes": value, "grantTypes": value})
+    assert report_of(REGISTER_CLIENT, **base, scopes=["a", 1, "b", None]).splitlines() == [
+        "Invalid type for parameter scopes[1], value: 1, type: <class 'int'>, "
+        "valid types: <class 'str'>",
+        "Invalid type for parameter scopes[3], value: None, type: <class 'NoneType'>, "
+        "valid types: <class 'str'>",
+    ]
+
+
 # --------------------------------------------------------------------------- header values
 
 
@@ -619,6 +794,52 @@ def test_build_query_order_none_and_locations() -> None:
         GET_ROLE_CREDENTIALS, {"accountId": "1", "roleName": "R o", "accessToken": "t"}
     )
     assert query == "?account_id=1&role_name=R%20o"
+
+
+# --------------------------------------------------------------------------- build_body
+
+
+def test_build_body_json() -> None:
+    """The body is compact JSON of the given members in model order: None dropped, empty
+    strings and lists kept, tuples sent as lists."""
+    body = _protocol.build_body(
+        REGISTER_CLIENT,
+        {"scopes": ("a", "b"), "issuerUrl": None, "clientType": "public", "clientName": ""},
+    )
+    assert body == b'{"clientName":"","clientType":"public","scopes":["a","b"]}'
+    body = _protocol.build_body(
+        CREATE_TOKEN,
+        {"grantType": "g", "clientId": "c", "clientSecret": "s", "scope": [], "code": None},
+    )
+    assert body == b'{"clientId":"c","clientSecret":"s","grantType":"g","scope":[]}'
+    assert _protocol.build_body(START_DEVICE_AUTHORIZATION, {}) == b"{}"
+    assert _protocol.build_body(CREATE_TOKEN, {"clientId": "caf\u00e9"}) == (
+        b'{"clientId":"caf\\u00e9"}'
+    )
+
+
+def test_build_body_none_without_body_members() -> None:
+    """Portal operations carry no body: their members go to the query and headers."""
+    params = {"accessToken": "t", "accountId": "1", "roleName": "r", "maxResults": 5}
+    for op in OPERATIONS.values():
+        assert _protocol.build_body(op, params) is None
+
+
+@pytest.mark.parametrize("op", list(OIDC_OPERATIONS.values()), ids=list(OIDC_OPERATIONS))
+def test_build_body_matches_botocore(op: Operation) -> None:
+    """Every member given (tuples for lists) gives the JSON object botocore's serializer sends."""
+    params: dict[str, Any] = {
+        m.name: ("x", "y") if m.type is list else f"{m.name}-value" for m in op.members
+    }
+    ours = _protocol.build_body(op, params)
+    assert ours is not None
+    model = _botocore_oidc_model()
+    from botocore import serialize
+
+    serializer = serialize.create_serializer("rest-json", include_validation=False)
+    theirs = serializer.serialize_to_request(params, model.operation_model(op.api_name))["body"]
+    assert json.loads(ours) == json.loads(theirs)
+    assert list(json.loads(ours)) == [m.name for m in op.body_members]
 
 
 # --------------------------------------------------------------------------- user agent

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -16,7 +17,7 @@ import aiosso
 import aiosso.testing
 from aiosso import _retry
 from aiosso.config import RetryConfig
-from aiosso.testing import PortalEmulator, RateLimit
+from aiosso.testing import Faults, PortalEmulator, RateLimit
 
 
 def _client(emu: PortalEmulator, **retries: Any) -> aiosso.AsyncSSOClient:
@@ -256,6 +257,107 @@ async def test_testing_switch_skips_backoff(no_sleep: None) -> None:
         assert page["ResponseMetadata"]["RetryAttempts"] == 3
 
 
+# --------------------------------------------------------------------------- backoff
+
+
+class Backoffs:
+    """Every backoff of the retrier: the ``uniform(low, high)`` bounds drawn from, and the
+    sleeps, recorded rather than slept. Jitter is pinned: each draw returns half its ceiling."""
+
+    def __init__(self) -> None:
+        self.bounds: list[tuple[float, float]] = []
+        self.sleeps: list[float] = []
+
+    def uniform(self, low: float, high: float) -> float:
+        self.bounds.append((low, high))
+        return low + (high - low) / 2
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        await asyncio.sleep(0)
+
+    @property
+    def ceilings(self) -> list[float]:
+        assert all(low == 0 for low, _ in self.bounds)
+        return [high for _, high in self.bounds]
+
+    def clear(self) -> None:
+        self.bounds.clear()
+        self.sleeps.clear()
+
+
+@pytest.fixture
+def backoffs(monkeypatch: pytest.MonkeyPatch) -> Backoffs:
+    """The retrier's RNG and sleep replaced by a recorder (only in aiosso._retry)."""
+    recorder = Backoffs()
+    monkeypatch.setattr(_retry, "random", recorder)
+    monkeypatch.setattr(_retry, "_sleep", recorder.sleep)
+    return recorder
+
+
+async def test_backoff_base_follows_the_failure_kind(backoffs: Backoffs) -> None:
+    """Throttles back off from throttle_base; 5xx replies and broken connections from
+    transient_base."""
+    async with (
+        PortalEmulator() as emu,
+        _client(
+            emu,
+            mode="standard",
+            total_max_attempts=4,
+            throttle_base=1.0,
+            transient_base=0.05,
+            max_backoff=100,
+        ) as client,
+    ):
+        emu.fail_next("ListAccounts", 3, status=429, code="TooManyRequestsException")
+        await client.list_accounts(accessToken=emu.token)
+        assert backoffs.ceilings == pytest.approx([1.0, 2.0, 4.0])
+        assert backoffs.sleeps == pytest.approx([0.5, 1.0, 2.0])
+        for fault in ({"status": 503}, {"status": 500, "code": "InternalServerError"}):
+            backoffs.clear()
+            emu.fail_next("ListAccounts", 3, **fault)
+            await client.list_accounts(accessToken=emu.token)
+            assert backoffs.ceilings == pytest.approx([0.05, 0.1, 0.2]), fault
+            assert backoffs.sleeps == pytest.approx([0.025, 0.05, 0.1]), fault
+        backoffs.clear()
+        emu.fail_next("ListAccounts", 3, kind="truncated_body")
+        await client.list_accounts(accessToken=emu.token)
+        assert backoffs.ceilings == pytest.approx([0.05, 0.1, 0.2])
+
+
+async def test_paced_throttles_back_off_from_transient_base(backoffs: Backoffs) -> None:
+    """Once the adaptive limiter paces an operation, its throttles back off from
+    transient_base: the limiter's queue is the throttling backoff."""
+    aiosso.set_testing(True)  # the limiter's own waits; backoffs are recorded either way
+    try:
+        async with (
+            PortalEmulator() as emu,
+            _client(emu, mode="adaptive", throttle_base=1.0, transient_base=0.05) as client,
+        ):
+            emu.fail_next("ListAccounts", 3, status=429, code="TooManyRequestsException")
+            await client.list_accounts(accessToken=emu.token)
+            limiter = client._retrier.limiter("list_accounts")
+            assert limiter is not None
+            assert limiter.enabled  # from the second throttle on
+    finally:
+        aiosso.set_testing(False)
+    assert backoffs.ceilings == pytest.approx([1.0, 0.1, 0.2])
+
+
+async def test_backoff_ceiling_doubles_per_attempt_up_to_max_backoff(backoffs: Backoffs) -> None:
+    """The n-th backoff draws from uniform(0, min(max_backoff, base * 2**(n-1))) and sleeps
+    what it drew."""
+    async with (
+        PortalEmulator() as emu,
+        _client(emu, total_max_attempts=8, transient_base=0.1, max_backoff=1.0) as client,
+    ):
+        emu.fail_next("ListAccounts", 7, status=503)
+        page = await client.list_accounts(accessToken=emu.token)
+    assert page["ResponseMetadata"]["RetryAttempts"] == 7
+    assert backoffs.ceilings == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0])
+    assert backoffs.sleeps == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.5, 0.5, 0.5])
+
+
 # --------------------------------------------------------------------------- cancellation
 
 
@@ -325,6 +427,63 @@ async def test_cancel_while_waiting_for_rate_slot() -> None:
     finally:
         aiosso.set_testing(False)
     assert done == [limiter.epoch, limiter.epoch]
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await asyncio.sleep(0.001)
+
+
+async def test_gate_cancelled_waiters_take_no_place() -> None:
+    """Waiters cancelled in the gate's queue leave it without releasing a place."""
+    gate = _retry._Gate(1)
+    assert gate.try_enter()
+    waiters = [asyncio.create_task(gate.enter()) for _ in range(3)]
+    await asyncio.sleep(0)  # all three queued
+    for waiter in waiters:
+        waiter.cancel()
+    outcomes = await asyncio.gather(*waiters, return_exceptions=True)
+    assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
+    assert gate.locked()
+    assert not gate.try_enter()
+    gate.leave()  # the holder lets go: exactly one place is free again
+    assert gate.try_enter()
+    assert not gate.try_enter()
+
+
+async def test_cancelled_queued_calls_keep_the_in_flight_bound() -> None:
+    """Calls cancelled while queued for a place do not raise max_pool_connections: later
+    calls still run at most that many requests at once."""
+    # A borrowed session with an unlimited connector: only the client's own gate bounds
+    # the requests in flight. The latency makes concurrent requests overlap at the server.
+    async with PortalEmulator(accounts=2, faults=Faults(latency=0.02)) as emu:
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        config = aiosso.ClientConfig(max_pool_connections=2, retries={"total_max_attempts": 1})
+        try:
+            async with aiosso.AsyncSSOClient(
+                endpoint_url=emu.url, session=session, config=config
+            ) as client:
+                first = [
+                    asyncio.create_task(client.list_accounts(accessToken=emu.token))
+                    for _ in range(8)
+                ]
+                # The first two hold the places; the six others queued at their first step,
+                # long before the two requests reach the server.
+                await asyncio.wait_for(_until(lambda: emu.stats.in_flight == 2), 5)
+                for task in first[2:6]:
+                    task.cancel()
+                later = [
+                    asyncio.create_task(client.list_accounts(accessToken=emu.token))
+                    for _ in range(8)
+                ]
+                outcomes = await asyncio.gather(*first, *later, return_exceptions=True)
+        finally:
+            await session.close()
+    cancelled = [o for o in outcomes if isinstance(o, asyncio.CancelledError)]
+    assert len(cancelled) == 4
+    assert all(isinstance(o, dict) for o in outcomes if o not in cancelled)
+    assert emu.stats.requests["ListAccounts"] == 12
+    assert 1 < emu.stats.max_in_flight <= 2
 
 
 # --------------------------------------------------------------------------- rate limiting
@@ -446,6 +605,100 @@ def test_limiter_climbs_back_towards_the_admitted_rate() -> None:
     high = limiter.rate
     assert low < mid < high
     assert high > 50
+
+
+def _congestion_avoidance(clock: FakeClock) -> tuple[_retry.AdaptiveRateLimiter, float]:
+    """A limiter that just left slow start while the service admitted 32 requests per
+    second; returns it and the admitted rate it measured.
+
+    32/s puts successes on exact binary fractions of a second, so the half-second window
+    holds exactly 16 of them.
+    """
+    limiter = _retry.AdaptiveRateLimiter(clock)
+    _admit(limiter, clock, 32, 32)
+    limiter.on_throttle(0)
+    limiter.on_throttle(0)
+    assert limiter.enabled
+    clock.now += 2
+    _admit(limiter, clock, 32, 32)  # far slower than the slow start's rate by now
+    admitted = limiter.measured_rate(limiter.WINDOW / 2)
+    assert admitted == 32
+    limiter.on_throttle(limiter.epoch)  # one throttle in the last second is noise
+    limiter.on_throttle(limiter.epoch)
+    assert limiter.rate == pytest.approx(admitted * limiter.SLOW_START_EXIT_FACTOR)
+    return limiter, admitted
+
+
+def test_limiter_cubic_climbs_fast_to_the_admitted_rate_then_probes() -> None:
+    """After a decrease the rate follows W(t) = admitted + C (t - K)^3: fast back towards
+    the admitted rate, flat near it at t = K, then probing above it."""
+    clock = FakeClock()
+    limiter, admitted = _congestion_avoidance(clock)
+    start = clock.now
+    low = limiter.rate
+    c = limiter.CUBIC_SCALE
+    k = ((admitted - low) / c) ** (1 / 3)
+
+    def rate_at(t: float) -> float:
+        clock.now = start + t
+        return limiter.rate
+
+    assert rate_at(0) == pytest.approx(low)
+    # Half-way to K seven eighths of the gap are already made up.
+    assert rate_at(k / 2) == pytest.approx(admitted - (admitted - low) / 8)
+    assert rate_at(k) == pytest.approx(admitted)
+    assert rate_at(k - 0.5) == pytest.approx(admitted - c * 0.125)
+    assert rate_at(k + 0.5) == pytest.approx(admitted + c * 0.125)
+    assert rate_at(k + 3) == pytest.approx(admitted + c * 27)
+
+
+def test_limiter_halves_when_nothing_was_admitted() -> None:
+    """A throttle with no success in the last half second halves the rate (and slow start
+    cuts that by its exit factor)."""
+    clock = FakeClock()
+    limiter = _retry.AdaptiveRateLimiter(clock)
+    _admit(limiter, clock, 32, 32)
+    limiter.on_throttle(0)
+    limiter.on_throttle(0)
+    assert limiter.enabled  # slow start
+    clock.now += 1.25
+    assert limiter.measured_rate(limiter.WINDOW / 2) == 0
+    current = limiter.rate
+    limiter.on_throttle(limiter.epoch)
+    limiter.on_throttle(limiter.epoch)
+    assert limiter.rate == pytest.approx(current / 2 * limiter.SLOW_START_EXIT_FACTOR)
+
+    clock = FakeClock()
+    limiter, _ = _congestion_avoidance(clock)
+    clock.now += 2
+    assert limiter.measured_rate(limiter.WINDOW / 2) == 0
+    current = limiter.rate
+    limiter.on_throttle(limiter.epoch)
+    limiter.on_throttle(limiter.epoch)
+    assert limiter.rate == pytest.approx(current / 2)
+
+
+def test_one_throttle_never_more_than_halves_the_rate() -> None:
+    """However low the admitted rate, one decrease in congestion avoidance keeps half the
+    rate; a modest drop is admitted * BACKOFF_FACTOR."""
+    clock = FakeClock()
+    limiter, admitted = _congestion_avoidance(clock)
+    clock.now += 4
+    _admit(limiter, clock, 4, 4)  # the service now admits only 4/s
+    current = limiter.rate
+    limiter.on_throttle(limiter.epoch)
+    limiter.on_throttle(limiter.epoch)
+    assert limiter.rate == pytest.approx(current / 2)
+
+    clock = FakeClock()
+    limiter, admitted = _congestion_avoidance(clock)
+    clock.now += 4
+    _admit(limiter, clock, 32, 32)
+    current = limiter.rate
+    assert admitted * limiter.BACKOFF_FACTOR > current / 2
+    limiter.on_throttle(limiter.epoch)
+    limiter.on_throttle(limiter.epoch)
+    assert limiter.rate == pytest.approx(admitted * limiter.BACKOFF_FACTOR)
 
 
 async def test_acquire_spaces_requests_at_the_rate() -> None:

@@ -9,19 +9,18 @@ exception text), reprs and ``str()`` of everything the user can hold, exception 
 from __future__ import annotations
 
 import logging
-import shutil
 import ssl
-import subprocess
 import time
 import traceback
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import attrs
 import pytest
+import trustme
 from _echo import ECHOES, TOKEN, echoing_server
 from aiohttp import web
 
@@ -242,35 +241,29 @@ def test_cli_demo_prints_and_logs_no_secret(
 
 # --------------------------------------------------------------------------- TLS
 
-_OPENSSL = shutil.which("openssl")
+
+class PrivateCA(NamedTuple):
+    """A certificate authority made in-process (trustme) and its certificate as a PEM file."""
+
+    ca: trustme.CA
+    bundle: Path
 
 
 @pytest.fixture(scope="module")
-def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (made with the openssl command)."""
-    if _OPENSSL is None:
-        pytest.skip("the openssl command is needed to make a self-signed certificate")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            *(_OPENSSL, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
-            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
-            *("-addext", "subjectAltName=IP:127.0.0.1"),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
+def private_ca(tmp_path_factory: pytest.TempPathFactory) -> PrivateCA:
+    """A private CA, trusted by nothing unless told: no openssl command needed."""
+    ca = trustme.CA()
+    bundle = tmp_path_factory.mktemp("tls") / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    return PrivateCA(ca, bundle)
 
 
 @pytest.fixture
-async def https_url(self_signed: tuple[Path, Path]) -> AsyncIterator[str]:
-    """An HTTPS loopback server with the self-signed certificate, answering an empty page."""
-    cert, key = self_signed
+async def https_url(private_ca: PrivateCA) -> AsyncIterator[str]:
+    """An HTTPS loopback server whose certificate for 127.0.0.1 the private CA issued,
+    answering an empty page."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+    private_ca.ca.issue_cert("127.0.0.1").configure_cert(context)
 
     async def page(request: web.Request) -> web.Response:
         return web.json_response({"accountList": []})
@@ -290,8 +283,8 @@ def _trusting(cert: Path) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(cert))
 
 
-async def test_self_signed_certificate_is_refused_by_default(https_url: str) -> None:
-    """The default client verifies certificates: a self-signed server cannot connect."""
+async def test_untrusted_certificate_is_refused_by_default(https_url: str) -> None:
+    """The default client verifies certificates: a server with a private CA cannot connect."""
     config = ClientConfig(retries={"total_max_attempts": 1})
     async with AsyncSSOClient(endpoint_url=https_url, config=config) as sso:
         with pytest.raises(EndpointConnectionError) as info:
@@ -303,25 +296,40 @@ async def test_self_signed_certificate_is_refused_by_default(https_url: str) -> 
 
 
 async def test_untrusted_certificate_is_not_retried(
-    https_url: str, caplog: pytest.LogCaptureFixture
+    https_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A certificate that fails verification fails the call at once, default retries or not."""
     caplog.set_level(logging.DEBUG, logger="aiosso")
+    attempts = 0
+    send = Transport.send
+
+    async def counting_send(self: Transport, *args: Any, **kwargs: Any) -> Any:
+        nonlocal attempts
+        attempts += 1
+        return await send(self, *args, **kwargs)
+
+    monkeypatch.setattr(Transport, "send", counting_send)
     async with AsyncSSOClient(endpoint_url=https_url) as sso:
         started = time.monotonic()
-        with pytest.raises(SSLError):
+        with pytest.raises(SSLError) as info:
             await sso.list_accounts(accessToken="token-for-an-untrusted-server-0123")
     assert time.monotonic() - started < 2.0
+    assert isinstance(info.value.__cause__, ssl.SSLCertVerificationError)
+    assert attempts == 1
     assert not [r for r in caplog.records if "retry" in r.getMessage().lower()]
 
 
 async def test_transport_verifies_unless_told_otherwise(
-    https_url: str, self_signed: tuple[Path, Path]
+    https_url: str, private_ca: PrivateCA
 ) -> None:
     """The transport refuses by default, accepts a trusting context, and False turns it off."""
     url = https_url + "/assignment/accounts"
     results: dict[str, object] = {}
-    for name, verify in [("default", True), ("context", _trusting(self_signed[0])), ("off", False)]:
+    for name, verify in [
+        ("default", True),
+        ("context", _trusting(private_ca.bundle)),
+        ("off", False),
+    ]:
         transport = Transport(
             session=None, connect_timeout=5, read_timeout=5, max_pool_connections=2, verify=verify
         )
@@ -337,12 +345,12 @@ async def test_transport_verifies_unless_told_otherwise(
 @pytest.mark.parametrize("borrowed", [False, True], ids=["own pool", "borrowed session"])
 async def test_aws_ca_bundle_is_trusted(
     https_url: str,
-    self_signed: tuple[Path, Path],
+    private_ca: PrivateCA,
     monkeypatch: pytest.MonkeyPatch,
     borrowed: bool,
 ) -> None:
     """AWS_CA_BUNDLE names the CAs to trust, as in botocore: the private server is accepted."""
-    monkeypatch.setenv("AWS_CA_BUNDLE", str(self_signed[0]))
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(private_ca.bundle))
     session = aiohttp.ClientSession() if borrowed else None
     try:
         async with AsyncSSOClient(endpoint_url=https_url, session=session) as sso:
@@ -388,11 +396,9 @@ def test_verify_accepts_only_explicit_values(value: Any) -> None:
     assert ClientConfig().verify is True
 
 
-async def test_configured_context_reaches_the_client(
-    https_url: str, self_signed: tuple[Path, Path]
-) -> None:
+async def test_configured_context_reaches_the_client(https_url: str, private_ca: PrivateCA) -> None:
     """ClientConfig(verify=context) makes the client trust that context's CA."""
-    config = ClientConfig(verify=_trusting(self_signed[0]), retries={"total_max_attempts": 1})
+    config = ClientConfig(verify=_trusting(private_ca.bundle), retries={"total_max_attempts": 1})
     async with AsyncSSOClient(endpoint_url=https_url, config=config) as sso:
         page = await sso.list_accounts(accessToken="t")
     assert page["accountList"] == []

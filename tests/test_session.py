@@ -379,7 +379,7 @@ async def test_client_never_exceeds_max_pool_connections(no_proxy_env: None) -> 
             assert idle <= 3
         assert all(result["accountList"] == [] for result in results)
         assert len(srv.requests) == 20
-        assert srv.max_open <= 3
+        assert 1 < srv.max_open <= 3  # the delay makes the calls overlap: the bound is reached
         assert srv.accepted <= 3
 
 

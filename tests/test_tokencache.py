@@ -485,6 +485,30 @@ async def test_role_credentials_bad_entries_are_misses(tmp_path: Path) -> None:
     assert await creds_cache.load("abc") is None
 
 
+@pytest.mark.parametrize("field", ["AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"])
+async def test_role_credentials_with_an_empty_field_are_misses(tmp_path: Path, field: str) -> None:
+    """An SSO entry whose AccessKeyId, SecretAccessKey, SessionToken or Expiration is an empty
+    string is a miss (it must be fetched again), and from_json names the field."""
+    creds_cache = RoleCredentialCache(tmp_path)
+    entry: dict[str, Any] = {
+        "ProviderType": "sso",
+        "Credentials": {
+            "AccessKeyId": "ASIAEXAMPLE",
+            "SecretAccessKey": "secret-s3cr3t",
+            "SessionToken": "session-s3cr3t",
+            "Expiration": "2099-01-02T03:04:05Z",
+            "AccountId": "111122223333",
+        },
+    }
+    (tmp_path / "abc.json").write_text(json.dumps(entry))
+    assert await creds_cache.load("abc") is not None  # the complete entry is a hit
+    entry["Credentials"][field] = ""
+    (tmp_path / "abc.json").write_text(json.dumps(entry))
+    assert await creds_cache.load("abc") is None
+    with pytest.raises(ValueError, match=f"Credentials.{field} is"):
+        CachedRoleCredentials.from_json(entry)
+
+
 async def test_client_registration_round_trip(cache: SSOTokenCache, cache_dir: Path) -> None:
     """A registration file in the CLI's shape is read, kept (receivedAt too) and written back."""
     key = registration_cache_key(
