@@ -9,11 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from aiosso._fanout import AccountFailure, FanOutProgress
-from aiosso._retry import set_testing
 from aiosso._version import VERSION as __version__
-from aiosso.client import AsyncSSOClient
-from aiosso.config import ClientConfig, RetryConfig
 from aiosso.exceptions import (
     AccessDeniedException,
     AioSSOError,
@@ -66,16 +62,27 @@ from aiosso.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from aiosso._fanout import AccountFailure, FanOutProgress
+    from aiosso._retry import set_testing
     from aiosso.awsconfig import SSOProfile, SSOSession, load_config, resolve_sso_profile
+    from aiosso.client import AsyncSSOClient
+    from aiosso.config import ClientConfig, RetryConfig
     from aiosso.credentials import CacheStats, CredentialCache, RoleCredentials
     from aiosso.oidc import AsyncSSOOIDCClient
     from aiosso.profiles import credentials_for_profile
     from aiosso.tokencache import SSOToken, SSOTokenCache
     from aiosso.tokens import SSOTokenProvider
 
-# Imported on first use: most programs need only the client, and ``import aiosso`` should
-# cost little more than ``import aiohttp``.
+# Imported on first use: most programs need only the client, and ``import aiosso`` costs
+# only the error tree (asyncio and aiohttp come with the first name that needs them, so a
+# cache-hit ``aiosso credential-process`` never loads them).
 _LAZY = {
+    "AccountFailure": "aiosso._fanout",
+    "AsyncSSOClient": "aiosso.client",
+    "ClientConfig": "aiosso.config",
+    "FanOutProgress": "aiosso._fanout",
+    "RetryConfig": "aiosso.config",
+    "set_testing": "aiosso._retry",
     "AsyncSSOOIDCClient": "aiosso.oidc",
     "CacheStats": "aiosso.credentials",
     "CredentialCache": "aiosso.credentials",

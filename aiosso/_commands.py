@@ -7,14 +7,13 @@ messages on stderr that say what to do next, and never print a secret.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import shlex
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Final, TextIO
 
-from aiosso.credentials import RoleCredentials
+from aiosso._rolecreds import RoleCredentials
 from aiosso.exceptions import (
     AioSSOError,
     CacheFileError,
@@ -125,6 +124,8 @@ def run(
     *target* (e.g. ``" --sso-session dev"``, see :func:`login_target`) names the session in
     the advice; by default it is ``--profile`` *profile*.
     """
+    import asyncio
+
     err = sys.stderr if err is None else err
     try:
         return asyncio.run(work())

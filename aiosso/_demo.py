@@ -8,16 +8,12 @@ summary with the rate floor the service's limit implies.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
 import sys
 import time
 from typing import TextIO
 
 from aiosso._progress import ProgressBar
-from aiosso.client import AsyncSSOClient
-from aiosso.credentials import CredentialCache
-from aiosso.testing import PortalEmulator, RateLimit
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +49,13 @@ def _check(args: argparse.Namespace) -> str | None:
 
 async def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run the demo; returns the exit code."""
+    # Imported here: building the command line's parser (``aiosso --help``) must stay light.
+    import asyncio
+
+    from aiosso.client import AsyncSSOClient
+    from aiosso.credentials import CredentialCache
+    from aiosso.testing import PortalEmulator, RateLimit
+
     problem = _check(args)
     if problem:
         err.write(f"aiosso demo: error: {problem}\n")
@@ -135,4 +138,6 @@ async def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def main(args: argparse.Namespace) -> int:
     """Entry point used by ``aiosso demo``."""
+    import asyncio
+
     return asyncio.run(run(args, sys.stdout, sys.stderr))

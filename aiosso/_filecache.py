@@ -21,7 +21,6 @@ The machinery under :mod:`aiosso.tokencache` (which re-exports the public names)
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -35,7 +34,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiosso.exceptions import (
     CacheFileError,
@@ -45,7 +44,12 @@ from aiosso.exceptions import (
 
 __all__ = ["CacheFileError", "CacheLockTimeoutError", "CorruptCacheFileError", "JSONFileCache"]
 
+if TYPE_CHECKING:
+    import asyncio
+
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 #: Files larger than this are not a cache entry (a token file is a few KiB).
 _MAX_FILE_BYTES = 1 << 20
@@ -84,9 +88,19 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+async def to_thread(func: Callable[..., _T], /, *args: Any) -> _T:
+    """``asyncio.to_thread``, with asyncio imported on first use: the command line's cache-hit
+    paths read these files without an event loop, and without paying for asyncio."""
+    import asyncio
+
+    return await asyncio.to_thread(func, *args)
+
+
 async def _in_thread_closing_on_cancel(func: Callable[[], int]) -> int:
     """Run *func* (which opens a file descriptor) in a thread; if the caller is cancelled
     meanwhile, close the descriptor when it arrives instead of leaking it."""
+    import asyncio
+
     task = asyncio.ensure_future(asyncio.to_thread(func))
     try:
         return await asyncio.shield(task)
@@ -103,6 +117,8 @@ async def _in_thread_closing_on_cancel(func: Callable[[], int]) -> int:
 async def _acquire(lock: asyncio.Lock, timeout: float | None) -> bool:
     """Acquire *lock* within *timeout* seconds; ``False`` on timeout. Never leaves the lock
     held on timeout or cancellation (unlike ``wait_for`` races on older Pythons)."""
+    import asyncio
+
     if timeout is None:
         await lock.acquire()
         return True
@@ -328,16 +344,16 @@ class JSONFileCache:
 
     async def load(self, key: str) -> dict[str, Any] | None:
         """:meth:`read` in a worker thread."""
-        return await asyncio.to_thread(self.read, key)
+        return await to_thread(self.read, key)
 
     async def save(self, key: str, data: Mapping[str, Any]) -> None:
         """:meth:`write` in a worker thread. A cancelled caller does not stop the write,
         which still either completes or leaves the old file."""
-        await asyncio.to_thread(self.write, key, data)
+        await to_thread(self.write, key, data)
 
     async def delete(self, key: str) -> bool:
         """:meth:`remove` in a worker thread."""
-        return await asyncio.to_thread(self.remove, key)
+        return await to_thread(self.remove, key)
 
     # -- locks
 
@@ -363,6 +379,8 @@ class JSONFileCache:
             ) from None
 
     def _task_lock(self, key: str) -> asyncio.Lock:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         with self._guard:
             locks = self._task_locks.setdefault(loop, {})
@@ -394,6 +412,8 @@ class JSONFileCache:
             CacheLockTimeoutError: *timeout* passed first.
             CacheFileError: the directory is unsafe or the lock file cannot be opened.
         """
+        import asyncio
+
         self.path(key)  # validate before waiting
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout

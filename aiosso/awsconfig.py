@@ -19,7 +19,6 @@ unless it is an SSO setting (a config file may hold ``aws_secret_access_key``).
 
 from __future__ import annotations
 
-import asyncio
 import configparser
 import os
 import shlex
@@ -325,7 +324,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> AWSConfig:
 
 async def load_config_async(path: str | os.PathLike[str] | None = None) -> AWSConfig:
     """:func:`load_config` in a worker thread, so the event loop never waits on the disk."""
-    return await asyncio.to_thread(load_config, path)
+    from aiosso._filecache import to_thread
+
+    return await to_thread(load_config, path)
 
 
 # -- resolution ---------------------------------------------------------------------------

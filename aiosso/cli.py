@@ -57,28 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _demo.add_arguments(demo)
 
-    process = commands.add_parser(
-        "credential-process",
-        help="print a profile's credentials for credential_process",
-        description="Print the JSON a profile's credential_process must print (Version 1), "
-        "from the SSO session of the profile. Use it in ~/.aws/config as: "
-        "credential_process = aiosso credential-process --profile NAME",
-    )
-    _profile_options(process)
-    process.set_defaults(format="credential-process")
-
-    export = commands.add_parser(
-        "export",
-        help="print a profile's credentials as env, json or credential-process",
-        description="Print the role credentials of an SSO profile.",
-    )
-    _profile_options(export)
-    export.add_argument(
-        "--format",
-        choices=("env", "env-no-export", "json", "credential-process"),
-        default="env",
-        help="output format (default env: export lines for a POSIX shell)",
-    )
+    for name in _CREDENTIAL_COMMANDS:
+        _add_credentials_command(commands.add_parser, name)
 
     _add_everyday_commands(commands)
 
@@ -205,6 +185,45 @@ def _add_everyday_commands(commands: argparse._SubParsersAction[argparse.Argumen
     )
 
 
+_CREDENTIAL_COMMANDS = ("credential-process", "export")
+
+
+def _add_credentials_command(
+    add: Callable[..., argparse.ArgumentParser], name: str
+) -> argparse.ArgumentParser:
+    """Define ``credential-process`` or ``export`` with ``add(name, **kwargs)``: a sub-parser
+    of the full parser, or a parser of its own (the quick path of :func:`main`)."""
+    if name == "credential-process":
+        parser = add(
+            name,
+            help="print a profile's credentials for credential_process",
+            description="Print the JSON a profile's credential_process must print "
+            "(Version 1), from the SSO session of the profile. Use it in ~/.aws/config as: "
+            "credential_process = aiosso credential-process --profile NAME",
+        )
+        _profile_options(parser)
+        parser.set_defaults(format="credential-process")
+        return parser
+    parser = add(
+        name,
+        help="print a profile's credentials as env, json or credential-process",
+        description="Print the role credentials of an SSO profile.",
+    )
+    _profile_options(parser)
+    parser.add_argument(
+        "--format",
+        choices=("env", "env-no-export", "json", "credential-process"),
+        default="env",
+        help="output format (default env: export lines for a POSIX shell)",
+    )
+    return parser
+
+
+def _standalone(name: str, **kwargs: object) -> argparse.ArgumentParser:
+    kwargs.pop("help", None)
+    return argparse.ArgumentParser(prog=f"aiosso {name}", **kwargs)  # type: ignore[arg-type]
+
+
 def _profile_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile", help="the AWS config profile (default: AWS_PROFILE, then 'default')"
@@ -223,18 +242,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         from aiosso.testing._cli import main as emulator_main
 
         return emulator_main(args_list[1:], prog="aiosso emulator")
+    if args_list[:1] and args_list[0] in _CREDENTIAL_COMMANDS:
+        # What every AWS SDK runs, again and again: parsed on its own, without the full
+        # parser's imports, and answered from the AWS CLI's cache without an event loop.
+        command = args_list[0]
+        args = _add_credentials_command(_standalone, command).parse_args(args_list[1:])
+        args.command = command
+        if not args.no_cache and _answer_from_cache(args):
+            return 0
+        from aiosso import _commands
+
+        return _commands.run(
+            lambda: _commands.export_credentials(args, sys.stdout), profile=args.profile
+        )
     parser = build_parser()
     args = parser.parse_args(args_list)
     if args.command == "demo":
         from aiosso import _demo
 
         return _demo.main(args)
-    if args.command in ("credential-process", "export"):
-        from aiosso import _commands
-
-        return _commands.run(
-            lambda: _commands.export_credentials(args, sys.stdout), profile=args.profile
-        )
     everyday = _everyday_command(args)
     if everyday is not None:
         from aiosso import _commands
@@ -247,6 +273,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     parser.print_help(sys.stderr)
     return 2
+
+
+def _answer_from_cache(args: argparse.Namespace) -> bool:
+    """Print the profile's credentials if the AWS CLI's cache holds usable ones.
+
+    The common case of ``credential_process``, run by every AWS SDK again and again: no event
+    loop, no aiohttp. Anything else (a miss, an error) goes the full way, which reports it.
+    """
+    from aiosso._commands import format_credentials
+    from aiosso.exceptions import AioSSOError
+    from aiosso.profiles import cached_credentials_for_profile
+
+    try:
+        creds = cached_credentials_for_profile(args.profile)
+    except AioSSOError:
+        return False
+    if creds is None:
+        return False
+    sys.stdout.write(format_credentials(creds, args.format))
+    sys.stdout.flush()
+    return True
 
 
 def _everyday_command(

@@ -15,21 +15,25 @@ from __future__ import annotations
 import logging
 import os
 from datetime import datetime, timezone
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from aiosso.awsconfig import SSOProfile, load_config_async, resolve_sso_profile
-from aiosso.client import AsyncSSOClient
-from aiosso.credentials import RoleCredentials
+from aiosso._rolecreds import RoleCredentials
+from aiosso.awsconfig import SSOProfile, load_config, load_config_async, resolve_sso_profile
 from aiosso.exceptions import UnauthorizedException, UnauthorizedSSOTokenError
 from aiosso.tokencache import (
     CachedRoleCredentials,
     RoleCredentialCache,
-    SSOTokenCache,
     role_credentials_cache_key,
 )
-from aiosso.tokens import SSOTokenProvider
 
-__all__ = ["credentials_for_profile", "credentials_for_sso_profile"]
+if TYPE_CHECKING:
+    from aiosso.tokencache import SSOTokenCache
+
+__all__ = [
+    "cached_credentials_for_profile",
+    "credentials_for_profile",
+    "credentials_for_sso_profile",
+]
 
 log = logging.getLogger("aiosso.profiles")
 
@@ -65,6 +69,34 @@ async def credentials_for_profile(
     return await credentials_for_sso_profile(profile, use_cache=use_cache)
 
 
+def cached_credentials_for_profile(
+    profile_name: str | None = None, *, config_file: str | os.PathLike[str] | None = None
+) -> RoleCredentials | None:
+    """The profile's credentials from the AWS CLI's cache if usable there, else ``None``.
+
+    Blocking, and light: no event loop, no asyncio, no aiohttp, so that a cache-hit
+    ``aiosso credential-process`` answers in tens of milliseconds. ``None`` means "ask
+    :func:`credentials_for_profile`", which also reports any error properly.
+
+    Raises:
+        ProfileNotFound, InvalidConfigError, ConfigParseError, CacheFileError: as
+            :func:`credentials_for_profile` would.
+    """
+    profile = resolve_sso_profile(load_config(config_file), profile_name)
+    cache = RoleCredentialCache()
+    return _usable(cache.load_sync(_cache_key(profile)), profile)
+
+
+def _cache_key(profile: SSOProfile) -> str:
+    session = profile.session
+    return role_credentials_cache_key(
+        account_id=profile.account_id,
+        role_name=profile.role_name,
+        session_name=session.session_name,
+        start_url=session.start_url,
+    )
+
+
 async def credentials_for_sso_profile(
     profile: SSOProfile,
     *,
@@ -73,21 +105,15 @@ async def credentials_for_sso_profile(
     credential_cache: RoleCredentialCache | None = None,
 ) -> RoleCredentials:
     """Role credentials for an already resolved profile (see :func:`credentials_for_profile`)."""
-    session = profile.session
-    key = role_credentials_cache_key(
-        account_id=profile.account_id,
-        role_name=profile.role_name,
-        session_name=session.session_name,
-        start_url=session.start_url,
-    )
+    key = _cache_key(profile)
     cache = (credential_cache or RoleCredentialCache()) if use_cache else None
     if cache is None:
         return await _fetch(profile, token_cache)
-    cached = await _usable(cache, key, profile)
+    cached = _usable(await cache.load(key), profile)
     if cached is not None:
         return cached
     async with cache.locked(key):
-        cached = await _usable(cache, key, profile)  # another process may have fetched
+        cached = _usable(await cache.load(key), profile)  # another process may have fetched
         if cached is not None:
             return cached
         creds = await _fetch(profile, token_cache)
@@ -104,10 +130,7 @@ async def credentials_for_sso_profile(
         return creds
 
 
-async def _usable(
-    cache: RoleCredentialCache, key: str, profile: SSOProfile
-) -> RoleCredentials | None:
-    entry = await cache.load(key)
+def _usable(entry: CachedRoleCredentials | None, profile: SSOProfile) -> RoleCredentials | None:
     if entry is None:
         return None
     remaining = (entry.expiration - datetime.now(timezone.utc)).total_seconds()
@@ -124,6 +147,9 @@ async def _usable(
 
 
 async def _fetch(profile: SSOProfile, token_cache: SSOTokenCache | None) -> RoleCredentials:
+    from aiosso.client import AsyncSSOClient
+    from aiosso.tokens import SSOTokenProvider
+
     session = profile.session
     async with SSOTokenProvider(session, cache=token_cache) as provider:
         token = await provider.get_token()

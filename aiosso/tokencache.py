@@ -37,7 +37,6 @@ reprs, log records or exception messages.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -56,6 +55,7 @@ from aiosso._filecache import (
     CacheLockTimeoutError,
     CorruptCacheFileError,
     JSONFileCache,
+    to_thread,
 )
 from aiosso.awsconfig import SSOSession
 from aiosso.exceptions import (
@@ -424,15 +424,15 @@ class SSOTokenCache:
 
     async def load(self, session: SSOSession) -> SSOToken:
         """:meth:`load_sync` in a worker thread."""
-        return await asyncio.to_thread(self.load_sync, session)
+        return await to_thread(self.load_sync, session)
 
     async def save(self, session: SSOSession, token: SSOToken) -> None:
         """:meth:`save_sync` in a worker thread."""
-        await asyncio.to_thread(self.save_sync, session, token)
+        await to_thread(self.save_sync, session, token)
 
     async def delete(self, session: SSOSession) -> bool:
         """:meth:`delete_sync` in a worker thread."""
-        return await asyncio.to_thread(self.delete_sync, session)
+        return await to_thread(self.delete_sync, session)
 
     def load_registration_sync(self, key: str) -> ClientRegistration | None:
         """The client registration cached under *key* (see :func:`registration_cache_key`),
@@ -455,11 +455,11 @@ class SSOTokenCache:
 
     async def load_registration(self, key: str) -> ClientRegistration | None:
         """:meth:`load_registration_sync` in a worker thread."""
-        return await asyncio.to_thread(self.load_registration_sync, key)
+        return await to_thread(self.load_registration_sync, key)
 
     async def save_registration(self, key: str, registration: ClientRegistration) -> None:
         """:meth:`save_registration_sync` in a worker thread."""
-        await asyncio.to_thread(self.save_registration_sync, key, registration)
+        await to_thread(self.save_registration_sync, key, registration)
 
 
 # -- client registrations (same directory) ------------------------------------------------
@@ -631,11 +631,11 @@ class RoleCredentialCache:
 
     async def load(self, key: str) -> CachedRoleCredentials | None:
         """:meth:`load_sync` in a worker thread."""
-        return await asyncio.to_thread(self.load_sync, key)
+        return await to_thread(self.load_sync, key)
 
     async def save(self, key: str, credentials: CachedRoleCredentials) -> None:
         """:meth:`save_sync` in a worker thread."""
-        await asyncio.to_thread(self.save_sync, key, credentials)
+        await to_thread(self.save_sync, key, credentials)
 
     def locked(
         self, key: str, *, timeout: float | None = None
