@@ -88,7 +88,8 @@ class CacheStats:
         in_flight: fetches running now.
         store_hits: fetches answered by the shared store (no request).
         store_waits: fetches answered by another process's request, waited for.
-        store_takeovers: requests made after another process's fetch lock expired unused.
+        store_takeovers: requests made after waiting for another process's fetch that ended
+            without credentials (it failed, or its owner died and the lock expired).
         store_fallbacks: fetches that met Redis trouble and requested in-process instead.
     """
 

