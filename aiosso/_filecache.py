@@ -12,10 +12,14 @@ The machinery under :mod:`aiosso.tokencache` (which re-exports the public names)
   Tasks of one process first queue on an ``asyncio.Lock`` per key and event loop; the
   head task then polls the non-blocking file lock with ``asyncio.sleep``, so waiting never
   blocks the event loop and cancellation is immediate. Lock files are empty, 0600 and never
-  deleted: deleting a lock file another process waits on would split the lock.
-* Files are created 0600 and directories 0700; a world-writable directory is refused (anyone
-  could plant or swap entries); a file readable by others is still read, with one warning
-  in the log per file and mode.
+  deleted: deleting a lock file another process waits on would split the lock. A lock file
+  is opened without following a symbolic link (``O_NOFOLLOW``), and must be a regular file:
+  a planted ``<key>.lock`` link never makes aiosso create or open a file elsewhere.
+* Files are created 0600, and every folder aiosso creates 0700, the missing parents too
+  (``~/.aws`` and ``~/.aws/sso`` for ``~/.aws/sso/cache``), even under umask 000. A
+  world-writable directory is refused (anyone could plant or swap entries); a group-writable
+  one is used, with one warning in the log; a file readable by others is still read, with one
+  warning in the log per file and mode.
 * The async methods do file work in a worker thread; the blocking ones are for CLI code.
 """
 
@@ -149,12 +153,36 @@ def _abandon(waiter: asyncio.Future[bool], lock: asyncio.Lock) -> None:
 # -- the generic file cache ---------------------------------------------------------------
 
 
+def _make_private_dirs(directory: Path) -> None:
+    """Create *directory* and each missing parent with mode 0700 (``os.makedirs`` gives the
+    parents the umask's default: 0777 under umask 000). Existing folders are left as they are.
+
+    Raises:
+        OSError: a level cannot be created.
+    """
+    missing: list[Path] = []
+    current = directory
+    while not os.path.isdir(current):
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for level in reversed(missing):
+        try:
+            os.mkdir(level, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(level):
+                raise
+            # another process created it meanwhile
+
+
 class JSONFileCache:
     """A directory of JSON objects, one ``<key>.json`` file per key, shared between processes.
 
     Reads return ``None`` for an absent file and raise :class:`CorruptCacheFileError` for a
     file that is not a JSON object. Writes are atomic replacements, mode 0600, in a directory
-    created 0700. A world-writable directory is refused for reads and writes.
+    created 0700 (its missing parents too). A world-writable directory is refused for reads,
+    writes and locks; a group-writable one is used with a warning in the log.
 
     Keys are file-name safe strings (hex digests in practice); anything with a path separator
     or a leading dot is refused with ``ValueError``.
@@ -201,7 +229,7 @@ class JSONFileCache:
         """Make sure the directory is safe to use; ``False`` if absent and not *create*."""
         if create:
             try:
-                os.makedirs(self._dir, mode=0o700, exist_ok=True)
+                _make_private_dirs(self._dir)
             except OSError as e:
                 raise CacheFileError(
                     error_msg=f"Cannot create the cache directory {self._dir}: "
@@ -231,15 +259,27 @@ class JSONFileCache:
                 ),
                 path=str(self._dir),
             )
+        if _POSIX and st.st_mode & stat.S_IWGRP and self._first_time(self._dir, st.st_mode):
+            logger.warning(
+                "Cache directory %s is writable by its group (mode %04o): other members of "
+                "the group could plant or swap entries; it should be 0700: chmod 700 %s",
+                self._dir,
+                stat.S_IMODE(st.st_mode),
+                self._dir,
+            )
+        return True
+
+    def _first_time(self, path: Path, mode: int) -> bool:
+        """``True`` the first time *path* is seen with *mode* (one warning each)."""
+        mark = (str(path), stat.S_IMODE(mode))
+        if mark in self._warned:
+            return False
+        self._warned.add(mark)
         return True
 
     def _warn_if_exposed(self, path: Path, mode: int) -> None:
-        if not _POSIX or not mode & 0o077:
+        if not _POSIX or not mode & 0o077 or not self._first_time(path, mode):
             return
-        mark = (str(path), stat.S_IMODE(mode))
-        if mark in self._warned:
-            return
-        self._warned.add(mark)
         logger.warning(
             "Cache file %s is accessible to other users (mode %04o); it should be 0600: "
             "chmod 600 %s",
@@ -358,16 +398,41 @@ class JSONFileCache:
     # -- locks
 
     def _open_lock(self, key: str) -> int:
+        """Open (creating it 0600 if need be) the lock file of *key*, never through a link.
+
+        Raises:
+            CacheFileError: the directory is unsafe, the lock path is a symbolic link or not
+                a regular file, or it cannot be opened.
+        """
         path = self.lock_path(key)
         self._check_directory(create=True)
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        # O_NOFOLLOW: a planted <key>.lock symlink must not make O_CREAT create (or open) a
+        # file at its target.
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
         try:
-            return os.open(path, flags, 0o600)
+            fd = os.open(path, flags, 0o600)
         except OSError as e:
+            if os.path.islink(path):  # ELOOP on Linux and macOS, EMLINK on FreeBSD
+                raise self._bad_lock(path, "it is a symbolic link") from None
             raise CacheFileError(
                 error_msg=f"Cannot open the lock file {path}: {e.strerror or type(e).__name__}",
                 path=str(path),
             ) from None
+        try:
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        except OSError:
+            regular = False
+        if not regular:
+            os.close(fd)
+            raise self._bad_lock(path, "it is not a regular file")
+        return fd
+
+    @staticmethod
+    def _bad_lock(path: Path, reason: str) -> CacheFileError:
+        return CacheFileError(
+            error_msg=f"Refusing the lock file {path}: {reason}; remove it: rm {path}",
+            path=str(path),
+        )
 
     def _try_lock(self, fd: int, key: str) -> bool:
         try:

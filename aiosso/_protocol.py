@@ -453,8 +453,15 @@ def error_class(code: str, modeled: Mapping[str, object] = MODELED_ERRORS) -> ty
     return ClientError
 
 
+#: The most characters of the service's error code or message that ``str(e)`` quotes.
 def make_error(op: Operation, response: dict[str, Any]) -> ClientError:
-    """The exception botocore would raise for this parsed error response."""
+    """The exception botocore would raise for this parsed error response.
+
+    ``e.response`` is *response* as it is, the service's whole text included (botocore's
+    shape: an error body that is not JSON is ``e.response["Error"]["Message"]``, whatever
+    its size). ``str(e)`` quotes at most
+    :data:`~aiosso.exceptions.MAX_QUOTED_CHARS` characters of the code and of the message.
+    """
     return error_class(response["Error"]["Code"], op.errors)(response, op.api_name)
 
 

@@ -7,21 +7,31 @@ section), indented ``key =`` blocks parsed as one level of sub-section (``s3 =``
 ``[default]``, ``[profile NAME]`` and ``[sso-session NAME]`` (names split as a shell would,
 so ``[profile "my name"]`` works and ``[profile a b]`` is ignored, as there).
 
+Loading also merges the shared credentials file (``AWS_SHARED_CREDENTIALS_FILE``, else
+``~/.aws/credentials``) into the profiles, as botocore's ``Session.full_config`` does: there a
+section's name is the profile's name (no ``profile`` prefix; ``[profile x]`` names a profile
+literally called ``profile x``, and no section is an sso-session), a profile only there
+exists, and a key set in both files takes the credentials file's value. An absent, unreadable
+or non-regular credentials file is ignored, as there; an invalid one is a
+:class:`ConfigParseError`.
+
 Resolution turns a profile into a frozen :class:`SSOProfile` with botocore's rules and its
 exact error messages: values of the referenced sso-session override the profile's, and a
 value set differently in both is an error. Where aiosso is stricter it says so: an empty
 value (``sso_region =``) counts as missing, and a required key given as a sub-section is
 refused by name.
 
-Nothing here writes files, and no value from the file reaches a repr or an error message
-unless it is an SSO setting (a config file may hold ``aws_secret_access_key``).
+Nothing here writes files, and no value from the files reaches a repr or an error message
+unless it is an SSO setting or ``region`` (both files may hold ``aws_secret_access_key``).
 """
 
 from __future__ import annotations
 
 import configparser
+import logging
 import os
 import shlex
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TypeAlias
@@ -42,8 +52,10 @@ __all__ = [
     "SSOProfile",
     "SSOSession",
     "config_file_path",
+    "credentials_file_path",
     "load_config",
     "load_config_async",
+    "merge_credentials",
     "parse_config",
     "parse_config_sections",
     "parse_registration_scopes",
@@ -57,6 +69,8 @@ __all__ = [
 ConfigValue: TypeAlias = "str | Mapping[str, str]"
 #: One section: option name (lower-cased) to value.
 Section: TypeAlias = "Mapping[str, ConfigValue]"
+
+logger = logging.getLogger(__name__)
 
 _PROFILE_KEYS = ("sso_role_name", "sso_account_id")
 _SESSION_KEYS = ("sso_start_url", "sso_region")
@@ -72,14 +86,18 @@ class AWSConfig:
     """A parsed config file: its profiles and sso-sessions by name (repr: names only).
 
     Args:
-        profiles: ``[default]`` and ``[profile NAME]`` sections, by name.
+        profiles: ``[default]`` and ``[profile NAME]`` sections, by name, with the sections of
+            the shared credentials file merged in (see :func:`merge_credentials`).
         sso_sessions: ``[sso-session NAME]`` sections, by name.
         path: the file it was read from, or ``None`` for text or an absent file.
+        credentials_path: the shared credentials file merged into *profiles*, or ``None`` if
+            none was (not asked for, absent, or unreadable).
     """
 
     profiles: Mapping[str, Section] = attrs.field(factory=dict, hash=False, repr=_names_only)
     sso_sessions: Mapping[str, Section] = attrs.field(factory=dict, hash=False, repr=_names_only)
     path: str | None = None
+    credentials_path: str | None = None
 
     def profile(self, name: str) -> Section:
         """The raw section of profile *name*.
@@ -264,6 +282,30 @@ def parse_config(text: str, *, path: str | None = None) -> AWSConfig:
     return AWSConfig(profiles=profiles, sso_sessions=sessions, path=path)
 
 
+def merge_credentials(config: AWSConfig, text: str, *, path: str | None = None) -> AWSConfig:
+    """*config* with the shared credentials file's *text* merged into its profiles.
+
+    botocore's ``Session.full_config``: every section of the credentials file is a profile
+    named exactly as the section (``[dev]`` is ``dev``, ``[profile dev]`` is ``profile dev``;
+    ``[sso-session x]`` is a profile too, never an sso-session). A profile only there is
+    added; a profile in both keeps its config-file keys, and a key in both takes the
+    credentials file's value (a sub-section block is replaced whole, not merged).
+
+    Args:
+        config: the parsed config file.
+        text: the credentials file's content.
+        path: the credentials file, for error messages and ``credentials_path``.
+
+    Raises:
+        ConfigParseError: *text* is not valid INI.
+    """
+    sections = parse_config_sections(text, path=path or "<string>")
+    profiles: dict[str, Section] = dict(config.profiles)
+    for name, values in sections.items():
+        profiles[name] = {**profiles.get(name, {}), **values}
+    return attrs.evolve(config, profiles=profiles, credentials_path=path)
+
+
 def parse_registration_scopes(raw: str | None) -> tuple[str, ...]:
     """Split ``sso_registration_scopes`` as the AWS CLI does: on commas, stripped, no blanks."""
     if not raw:
@@ -293,40 +335,103 @@ def selected_profile_name(environ: Mapping[str, str] | None = None) -> str:
     return env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> AWSConfig:
-    """Read and parse the config file (blocking; see :func:`load_config_async`).
+def credentials_file_path(environ: Mapping[str, str] | None = None) -> Path | None:
+    """``AWS_SHARED_CREDENTIALS_FILE`` (``~`` and ``$VARS`` expanded), else
+    ``~/.aws/credentials``.
+
+    ``None`` when the variable is set but empty: botocore then reads no credentials file.
+    """
+    raw = _env(environ).get("AWS_SHARED_CREDENTIALS_FILE")
+    if raw is None:
+        raw = os.path.join("~", ".aws", "credentials")
+    elif not raw:
+        return None
+    return Path(os.path.expanduser(os.path.expandvars(raw)))
+
+
+def _decode(data: bytes, file: Path) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        reason = f"not UTF-8 (byte {e.start})"
+        raise ConfigParseError(path=str(file), reason=reason) from None
+
+
+def _read_credentials(file: Path) -> str | None:
+    """The credentials file's text, or ``None`` where botocore reads nothing: the file is
+    absent or not a regular file (``/dev/null``, a folder), or cannot be opened."""
+    try:
+        if not stat.S_ISREG(file.stat().st_mode):
+            return None
+        data = file.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:
+        # botocore skips it without a word (configparser.read ignores what it cannot open);
+        # the log says why its profiles and keys are not there.
+        logger.warning(
+            "Ignoring the shared credentials file %s: it cannot be read (%s)",
+            file,
+            e.strerror or type(e).__name__,
+        )
+        return None
+    return _decode(data, file)
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    credentials_file: str | os.PathLike[str] | bool = True,
+) -> AWSConfig:
+    """Read and parse the config file, and merge the shared credentials file into it
+    (blocking; see :func:`load_config_async`).
 
     Args:
-        path: the file; ``None`` means :func:`config_file_path`.
+        path: the config file; ``None`` means :func:`config_file_path`.
+        credentials_file: the shared credentials file to merge (see
+            :func:`merge_credentials`); ``True`` means :func:`credentials_file_path`, whatever
+            *path* is (as in botocore, the two are independent), ``False`` none.
 
     Returns:
-        The parsed config. An absent file gives an empty config, as in botocore (the profile
-        lookup then raises :class:`ProfileNotFound`).
+        The parsed config. An absent config file gives an empty config, as in botocore (the
+        profile lookup then raises :class:`ProfileNotFound`). A credentials file that is
+        absent, not a regular file, or cannot be opened adds nothing, as in botocore (the
+        last with a warning in the log).
 
     Raises:
-        ConfigParseError: the file exists but cannot be read, is not UTF-8, or is not valid INI.
+        ConfigParseError: the config file exists but cannot be read; either file is not UTF-8
+            or not valid INI.
     """
     file = config_file_path() if path is None else Path(path)
     try:
         data = file.read_bytes()
     except FileNotFoundError:
-        return AWSConfig(path=str(file))
+        config = AWSConfig(path=str(file))
     except OSError as e:
         reason = f"cannot be read ({e.strerror or type(e).__name__})"
         raise ConfigParseError(path=str(file), reason=reason) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        reason = f"not UTF-8 (byte {e.start})"
-        raise ConfigParseError(path=str(file), reason=reason) from None
-    return parse_config(text, path=str(file))
+    else:
+        config = parse_config(_decode(data, file), path=str(file))
+    if credentials_file is False:
+        return config
+    credentials = credentials_file_path() if credentials_file is True else Path(credentials_file)
+    if credentials is None:
+        return config
+    text = _read_credentials(credentials)
+    if text is None:
+        return config
+    return merge_credentials(config, text, path=str(credentials))
 
 
-async def load_config_async(path: str | os.PathLike[str] | None = None) -> AWSConfig:
+async def load_config_async(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    credentials_file: str | os.PathLike[str] | bool = True,
+) -> AWSConfig:
     """:func:`load_config` in a worker thread, so the event loop never waits on the disk."""
     from aiosso._filecache import to_thread
 
-    return await to_thread(load_config, path)
+    return await to_thread(lambda: load_config(path, credentials_file=credentials_file))
 
 
 # -- resolution ---------------------------------------------------------------------------
@@ -429,6 +534,17 @@ def resolve_profile_session(config: AWSConfig, profile_name: str | None = None) 
     )
 
 
+def _inconsistent(key: str, in_profile: ConfigValue, in_session: ConfigValue) -> str:
+    # botocore's message; values shown only for SSO settings and region: the profile may
+    # come from the credentials file, where keys hold secrets.
+    if key.startswith("sso_") or key == "region":
+        return (
+            f"The value for {key} is inconsistent between profile ({in_profile}) and "
+            f"sso-session ({in_session})."
+        )
+    return f"The value for {key} is inconsistent between profile and sso-session."
+
+
 def resolve_sso_profile(config: AWSConfig, profile_name: str | None = None) -> SSOProfile:
     """Resolve a profile that gets role credentials through SSO (botocore's ``SSOProvider``).
 
@@ -444,8 +560,9 @@ def resolve_sso_profile(config: AWSConfig, profile_name: str | None = None) -> S
         ProfileNotFound: ``The config profile (X) could not be found``.
         InvalidConfigError: the profile sets neither ``sso_account_id`` nor ``sso_role_name``;
             ``The specified sso-session does not exist: "X"``; ``The value for K is
-            inconsistent between profile (A) and sso-session (B).``; ``The profile "X" is
-            configured to use SSO but is missing required configuration: k1, k2``.
+            inconsistent between profile (A) and sso-session (B).`` (the values left out
+            unless K is an ``sso_*`` setting or ``region``); ``The profile "X" is configured
+            to use SSO but is missing required configuration: k1, k2``.
     """
     name = profile_name or selected_profile_name()
     section = config.profile(name)
@@ -466,12 +583,7 @@ def resolve_sso_profile(config: AWSConfig, profile_name: str | None = None) -> S
             )
         for key, value in session.items():
             if merged.get(key, value) != value:
-                raise InvalidConfigError(
-                    error_msg=(
-                        f"The value for {key} is inconsistent between profile "
-                        f"({merged[key]}) and sso-session ({value})."
-                    )
-                )
+                raise InvalidConfigError(error_msg=_inconsistent(key, merged[key], value))
             merged[key] = value
         raw_scopes = _string_values(
             f'The sso-session "{session_name}"', session, ("sso_registration_scopes",)

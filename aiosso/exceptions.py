@@ -31,7 +31,7 @@ working when the import line changes::
     ├── ClientClosedError                the client was used after close() (also RuntimeError)
     ├── InvalidConfigError               ~/.aws/config is not a usable SSO setup (also ValueError)
     │   └── ConfigParseError             ... or is not valid INI
-    ├── ProfileNotFound                  the named profile is not in ~/.aws/config
+    ├── ProfileNotFound                  the profile is in neither ~/.aws/config nor credentials
     ├── SSOTokenLoadError                no usable token in ~/.aws/sso/cache: log in
     ├── UnauthorizedSSOTokenError        the SSO session expired and cannot be refreshed: log in
     ├── TokenRetrievalError              a token could not be refreshed
@@ -132,6 +132,18 @@ def _rebuild(cls: type[AioSSOError], kwargs: dict[str, Any]) -> AioSSOError:
     return cls(**kwargs)
 
 
+#: The most characters of a service's error code or message that ``str(e)`` quotes.
+MAX_QUOTED_CHARS = 500
+
+
+def bounded(text: object, limit: int = MAX_QUOTED_CHARS) -> object:
+    """*text* if it is not a string longer than *limit*, else its start, an ellipsis and its
+    length: what an exception message may quote of a reply."""
+    if not isinstance(text, str) or len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [truncated: {len(text)} characters in all, see e.response]"
+
+
 class ClientError(AioSSOError):
     """The service answered with an error.
 
@@ -150,9 +162,11 @@ class ClientError(AioSSOError):
         retry_info = ""
         if metadata.get("MaxAttemptsReached", False):
             retry_info = f" (reached max retries: {metadata.get('RetryAttempts', 'unknown')})"
+        # The message quotes at most MAX_QUOTED_CHARS of what the service sent (a proxy's
+        # 1 MiB page must not become a 1 MiB message); e.response keeps all of it.
         msg = self.MSG_TEMPLATE.format(
-            error_code=error.get("Code", "Unknown"),
-            error_message=error.get("Message", "Unknown"),
+            error_code=bounded(error.get("Code", "Unknown")),
+            error_message=bounded(error.get("Message", "Unknown")),
             operation_name=operation_name,
             retry_info=retry_info,
         )
@@ -371,7 +385,8 @@ class ConfigParseError(InvalidConfigError):
 
 
 class ProfileNotFound(AioSSOError):
-    """The named profile is not in the config file (botocore's name and message)."""
+    """The named profile is in neither the config file nor the shared credentials file
+    (botocore's name and message)."""
 
     fmt = "The config profile ({profile}) could not be found"
 

@@ -19,9 +19,11 @@ What this adds to the CLI's own cache:
   never deleted (deleting a lock file another process waits on would split the lock).
   The lock is advisory: the AWS CLI does not take it, so a concurrent ``aws sso login``
   still only ever sees whole files.
-* **Permissions.** Files are created 0600 and directories 0700; a world-writable cache
-  directory is refused (anyone could plant a token); a cache file readable by others is
-  still read, with a warning in the log.
+* **Permissions.** Files are created 0600, and the folders aiosso creates 0700 (``~/.aws``
+  and ``~/.aws/sso`` too when missing), even under umask 000; a world-writable cache directory
+  is refused (anyone could plant a token), a group-writable one is used with a warning in the
+  log; a cache file readable by others is still read, with a warning in the log. Lock files
+  are opened without following symbolic links.
 * **No blocking I/O on the event loop.** The async methods do file work in a worker thread;
   the ``*_sync`` twins are for command-line code.
 * **Clear errors.** A missing, incomplete, truncated or non-JSON token file raises

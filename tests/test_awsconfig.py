@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,8 +19,10 @@ from aiosso.awsconfig import (
     SSOProfile,
     SSOSession,
     config_file_path,
+    credentials_file_path,
     load_config,
     load_config_async,
+    merge_credentials,
     parse_config,
     parse_config_sections,
     parse_registration_scopes,
@@ -29,6 +36,7 @@ from aiosso.exceptions import AioSSOError
 FIXTURES = Path(__file__).parent / "fixtures" / "awsconfig"
 FULL = FIXTURES / "full.ini"
 ERRORS = FIXTURES / "errors.ini"
+CREDENTIALS = FIXTURES / "credentials.ini"
 
 MY_SSO = SSOSession(
     session_name="my-sso",
@@ -377,7 +385,13 @@ def test_resolve_profile_session_legacy_incomplete(errors: AWSConfig) -> None:
 def test_config_repr_shows_names_only() -> None:
     """AWSConfig's repr lists section names, never values (a config may hold secret keys)."""
     config = parse_config("[profile a]\naws_secret_access_key = s3cr3t\n[sso-session b]\n")
-    assert repr(config) == "AWSConfig(profiles=['a'], sso_sessions=['b'], path=None)"
+    assert repr(config) == (
+        "AWSConfig(profiles=['a'], sso_sessions=['b'], path=None, credentials_path=None)"
+    )
+    merged = merge_credentials(config, "[c]\naws_secret_access_key = s3cr3t\n", path="/x/creds")
+    assert repr(merged) == (
+        "AWSConfig(profiles=['a', 'c'], sso_sessions=['b'], path=None, credentials_path='/x/creds')"
+    )
 
 
 def test_values_are_frozen(full: AWSConfig) -> None:
@@ -387,3 +401,285 @@ def test_values_are_frozen(full: AWSConfig) -> None:
         profile.role_name = "Admin"  # type: ignore[misc]
     assert profile == resolve_sso_profile(full, "dev")
     assert hash(profile) == hash(resolve_sso_profile(full, "dev"))
+
+
+# -- the shared credentials file, merged as botocore merges it ------------------------------
+
+
+def _botocore_session(config_file: Path, credentials_file: Path | str) -> Any:
+    """A botocore Session reading exactly these two files."""
+    import botocore.session
+
+    session = botocore.session.Session()
+    session.set_config_variable("config_file", str(config_file))
+    session.set_config_variable("credentials_file", str(credentials_file))
+    return session
+
+
+def _botocore_sso_config(session: Any, profile: str) -> dict[str, str] | str | None:
+    """botocore SSOProvider's resolved SSO values, ``None`` (not SSO), or its error text."""
+    from botocore.credentials import SSOProvider
+
+    provider = SSOProvider(
+        load_config=lambda: session.full_config,
+        client_creator=session.create_client,
+        profile_name=profile,
+    )
+    try:
+        resolved: dict[str, str] | None = provider._load_sso_config()
+    except Exception as exc:
+        return str(exc)
+    return resolved
+
+
+def _our_sso_config(config: AWSConfig, profile: str) -> dict[str, str] | str | None:
+    """The same view of aiosso's resolution, for comparison with :func:`_botocore_sso_config`."""
+    try:
+        resolved = resolve_sso_profile(config, profile)
+    except InvalidConfigError as exc:
+        return None if "is not configured for SSO" in str(exc) else str(exc)
+    values = {
+        "sso_start_url": resolved.start_url,
+        "sso_region": resolved.sso_region,
+        "sso_role_name": resolved.role_name,
+        "sso_account_id": resolved.account_id,
+    }
+    if resolved.session_name is not None:
+        values["sso_session"] = resolved.session_name
+    return values
+
+
+#: Profiles where aiosso is deliberately stricter than botocore (see the tests above).
+STRICTER = frozenset({"empty-role", "nested-role"})
+
+
+def test_merged_profiles_are_botocores() -> None:
+    """Profiles with the credentials file merged in equal botocore's `Session.full_config`."""
+    theirs = _botocore_session(FULL, CREDENTIALS).full_config
+    ours = load_config(FULL, credentials_file=CREDENTIALS)
+    assert {k: dict(v) for k, v in ours.profiles.items()} == theirs["profiles"]
+    assert {k: dict(v) for k, v in ours.sso_sessions.items()} == theirs["sso_sessions"]
+    assert ours.credentials_path == str(CREDENTIALS)
+    assert ours.profiles["dev"]["s3"] == {"addressing_style": "virtual"}  # replaced whole
+
+
+@pytest.mark.parametrize(
+    "profile",
+    sorted(
+        set(load_config(FULL, credentials_file=CREDENTIALS).profiles)
+        | set(load_config(ERRORS, credentials_file=CREDENTIALS).profiles) - STRICTER
+    ),
+)
+@pytest.mark.parametrize("config_file", [FULL, ERRORS], ids=["full", "errors"])
+def test_resolution_with_credentials_is_botocores(config_file: Path, profile: str) -> None:
+    """Every profile of config + credentials resolves (or fails) exactly as in botocore."""
+    config = load_config(config_file, credentials_file=CREDENTIALS)
+    session = _botocore_session(config_file, CREDENTIALS)
+    if profile not in config.profiles:
+        import botocore.exceptions
+        import botocore.session
+
+        assert profile not in session.available_profiles
+        with pytest.raises(ProfileNotFound):
+            resolve_sso_profile(config, profile)
+        with pytest.raises(botocore.exceptions.ProfileNotFound):
+            botocore.session.Session(profile=profile).get_scoped_config()
+        return
+    assert _our_sso_config(config, profile) == _botocore_sso_config(session, profile)
+
+
+def test_profile_only_in_credentials_file_resolves() -> None:
+    """A profile only in the credentials file is found, on the config file's sso-session."""
+    config = load_config(FULL, credentials_file=CREDENTIALS)
+    assert resolve_sso_profile(config, "creds-only") == SSOProfile(
+        profile_name="creds-only",
+        session=MY_SSO,
+        account_id="999988887777",
+        role_name="FromCredentials",
+    )
+    assert resolve_sso_profile(config, "creds-legacy").session == SSOSession(
+        session_name=None,
+        start_url="https://d-creds.awsapps.com/start",
+        sso_region="ap-southeast-2",
+    )
+    assert resolve_profile_session(config, "creds-only") == MY_SSO
+
+
+def test_credentials_file_key_wins() -> None:
+    """A key set in both files takes the credentials file's value; the others stay."""
+    config = load_config(FULL, credentials_file=CREDENTIALS)
+    profile = resolve_sso_profile(config, "dev")
+    assert (profile.role_name, profile.account_id, profile.region) == (
+        "Admin",
+        "111122223333",
+        "eu-west-1",
+    )
+    with pytest.raises(InvalidConfigError) as info:
+        resolve_sso_profile(config, "same-region")
+    assert str(info.value) == (
+        "The value for sso_region is inconsistent between profile (eu-west-3) and "
+        "sso-session (us-east-1)."
+    )
+
+
+def test_credentials_sections_are_named_as_written() -> None:
+    """No `profile ` prefix there: `[profile x]` and `[sso-session y]` are profiles named so."""
+    config = load_config(FULL, credentials_file=CREDENTIALS)
+    assert config.profiles["profile legacy"] == {"sso_role_name": "NotTheLegacyRole"}
+    assert resolve_sso_profile(config, "legacy").role_name == "Admin"
+    assert "sso-session my-sso" in config.profiles
+    assert resolve_sso_session(config, "my-sso") == MY_SSO
+
+
+def test_credentials_override_picks_botocores_cache_entry() -> None:
+    """`[dev] sso_role_name = Admin` there: the cache-hit path serves the entry botocore does."""
+    from botocore.credentials import SSOProvider
+    from botocore.utils import JSONFileCache as BotoCache
+
+    from aiosso.profiles import cached_credentials_for_profile
+    from aiosso.tokencache import (
+        CachedRoleCredentials,
+        RoleCredentialCache,
+        default_credential_cache_dir,
+        role_credentials_cache_key,
+    )
+
+    def no_client(*_a: Any, **_k: Any) -> Any:
+        raise AssertionError("botocore should have used the cache")
+
+    config_file = Path(os.environ["AWS_CONFIG_FILE"])
+    config_file.parent.mkdir(parents=True)
+    shutil.copy(FULL, config_file)
+    shutil.copy(CREDENTIALS, os.environ["AWS_SHARED_CREDENTIALS_FILE"])
+    cache = RoleCredentialCache()
+    for role in ("ReadOnly", "Admin"):
+        key = role_credentials_cache_key(
+            account_id="111122223333", role_name=role, session_name="my-sso"
+        )
+        entry = CachedRoleCredentials(
+            access_key_id=f"ASIA{role.upper()}",
+            secret_access_key="secret",
+            session_token="token",
+            expiration=datetime(2099, 1, 1, tzinfo=timezone.utc),
+            account_id="111122223333",
+        )
+        cache.save_sync(key, entry)
+    session = _botocore_session(config_file, os.environ["AWS_SHARED_CREDENTIALS_FILE"])
+    provider = SSOProvider(
+        load_config=lambda: session.full_config,
+        client_creator=no_client,
+        profile_name="dev",
+        cache=BotoCache(str(default_credential_cache_dir())),
+    )
+    theirs = provider.load().get_frozen_credentials().access_key
+    ours = cached_credentials_for_profile("dev")
+    assert ours is not None
+    assert (ours.access_key_id, ours.role_name) == (theirs, "Admin") == ("ASIAADMIN", "Admin")
+
+
+def test_credentials_file_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`AWS_SHARED_CREDENTIALS_FILE` (expanded), else `~/.aws/credentials`; empty: none."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("FIXDIR", str(FIXTURES))
+    assert credentials_file_path({"AWS_SHARED_CREDENTIALS_FILE": "$FIXDIR/c"}) == FIXTURES / "c"
+    assert credentials_file_path({"AWS_SHARED_CREDENTIALS_FILE": "~/c"}) == tmp_path / "c"
+    assert credentials_file_path({}) == tmp_path / ".aws" / "credentials"
+    assert credentials_file_path({"AWS_SHARED_CREDENTIALS_FILE": ""}) is None
+    monkeypatch.delenv("AWS_SHARED_CREDENTIALS_FILE")
+    assert credentials_file_path() == tmp_path / ".aws" / "credentials"
+
+
+def test_credentials_file_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """load_config merges the variable's file whatever the config path; empty reads none."""
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(CREDENTIALS))
+    assert resolve_sso_profile(load_config(FULL), "dev").role_name == "Admin"
+    assert "creds-only" not in load_config(FULL, credentials_file=False).profiles
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "")
+    config = load_config(FULL)
+    assert "creds-only" not in config.profiles
+    assert config.credentials_path is None
+    assert "creds-only" not in _botocore_session(FULL, "").available_profiles
+
+
+async def test_load_config_async_merges_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The async loader merges the credentials file too, and passes the choice through."""
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(CREDENTIALS))
+    assert await load_config_async(FULL) == load_config(FULL)
+    assert "creds-only" in (await load_config_async(FULL)).profiles
+    without = await load_config_async(FULL, credentials_file=False)
+    assert "creds-only" not in without.profiles
+
+
+@pytest.mark.parametrize("kind", ["absent", "folder", "device"])
+def test_credentials_file_not_a_file_is_ignored(
+    tmp_path: Path, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An absent credentials file, a folder or /dev/null adds nothing, silently, as in botocore."""
+    target = {"absent": tmp_path / "nope", "folder": tmp_path, "device": Path(os.devnull)}[kind]
+    with caplog.at_level(logging.DEBUG, logger="aiosso"):
+        config = load_config(FULL, credentials_file=target)
+    assert caplog.records == []
+    assert config == load_config(FULL, credentials_file=False)
+    assert config.credentials_path is None
+    assert _botocore_session(FULL, target).full_config["profiles"].keys() == config.profiles.keys()
+
+
+def test_unreadable_credentials_file_is_ignored_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A credentials file that cannot be opened adds nothing (as in botocore); the log says so."""
+    creds = tmp_path / "credentials"
+    shutil.copy(CREDENTIALS, creds)
+    real = Path.read_bytes
+
+    def denied(self: Path) -> bytes:
+        if self == creds:
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with caplog.at_level(logging.WARNING, logger="aiosso"):
+        config = load_config(FULL, credentials_file=creds)
+    assert "creds-only" not in config.profiles
+    assert [r.getMessage() for r in caplog.records] == [
+        f"Ignoring the shared credentials file {creds}: it cannot be read (Permission denied)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (
+            b"aws_secret_access_key = s3cr3t\n",
+            "line 1: a setting appears before any [section] header",
+        ),
+        (b"[dev]\naws_secret_access_key = s3cr3t\xff\n", "not UTF-8 (byte 36)"),
+    ],
+)
+def test_invalid_credentials_file_is_a_parse_error(
+    tmp_path: Path, content: bytes, reason: str
+) -> None:
+    """An invalid credentials file fails like botocore's (ConfigParseError), naming the file."""
+    import botocore.exceptions
+
+    creds = tmp_path / "credentials"
+    creds.write_bytes(content)
+    with pytest.raises(ConfigParseError) as info:
+        load_config(FULL, credentials_file=creds)
+    assert str(info.value) == f"Unable to parse config file: {creds}: {reason}"
+    assert "s3cr3t" not in str(info.value)
+    with pytest.raises(botocore.exceptions.ConfigParseError):
+        _ = _botocore_session(FULL, creds).full_config
+
+
+def test_inconsistent_non_sso_value_is_not_quoted() -> None:
+    """A conflict on a key that may hold a secret names the key, never the values."""
+    config = merge_credentials(
+        parse_config("[sso-session s]\naws_secret_access_key = s3cr3t-a\n"),
+        "[p]\nsso_session = s\nsso_role_name = R\naws_secret_access_key = s3cr3t-b\n",
+    )
+    with pytest.raises(InvalidConfigError) as info:
+        resolve_sso_profile(config, "p")
+    assert str(info.value) == (
+        "The value for aws_secret_access_key is inconsistent between profile and sso-session."
+    )

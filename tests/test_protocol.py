@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import pickle
 import platform
 import re
 import sys
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import aiosso.exceptions
 from aiosso import _protocol
 from aiosso._operations import (
     CREATE_TOKEN,
@@ -307,6 +309,86 @@ def test_client_error_message_format() -> None:
     assert str(ClientError({}, "Logout")) == (
         "An error occurred (Unknown) when calling the Logout operation: Unknown"
     )
+
+
+TRUNCATED = re.compile(r"\.\.\. \[truncated: (\d+) characters in all, see e\.response\]$")
+
+
+def test_huge_unparseable_error_body_is_bounded_in_str_only() -> None:
+    """A 1 MiB HTML error page: str(e) quotes 500 characters and the length; e.response all."""
+    page = "<!DOCTYPE html><html><body>" + "Blocked by policy. " * 55_188
+    body = page.encode()[: 1 << 20]
+    response = error(403, body)
+    assert response["Error"] == {"Message": body.decode(), "Code": "403"}
+    exc = _protocol.make_error(LIST_ACCOUNTS, response)
+    assert exc.response is response
+    assert response["Error"]["Message"] == body.decode()  # not altered by make_error
+    prefix = "An error occurred (403) when calling the ListAccounts operation: "
+    message = str(exc)
+    assert message.startswith(prefix + body.decode()[:500] + "... [truncated: ")
+    match = TRUNCATED.search(message)
+    assert match is not None
+    assert int(match[1]) == len(body) == 1 << 20
+    assert len(message) < 700
+
+
+@pytest.mark.parametrize(("size", "cut"), [(500, False), (501, True), (10_000, True)])
+def test_error_message_bound_is_500_characters(size: int, cut: bool) -> None:
+    """Up to 500 characters the message is botocore's, verbatim; past that it is cut."""
+    text = "é" * size  # characters, not bytes
+    exc = _protocol.make_error(LIST_ACCOUNTS, error(400, text.encode()))
+    assert exc.response["Error"]["Message"] == text
+    assert str(exc).endswith(text) is not cut
+    assert (TRUNCATED.search(str(exc)) is not None) is cut
+    assert aiosso.exceptions.MAX_QUOTED_CHARS == 500
+
+
+def test_huge_json_message_and_code_are_bounded() -> None:
+    """A huge JSON message or __type is cut in str(e) too; the modeled class is kept."""
+    long_message = "m" * 100_000
+    response = error(
+        401,
+        json.dumps({"message": long_message}).encode(),
+        x_amzn_errortype="UnauthorizedException",
+    )
+    exc = _protocol.make_error(LIST_ACCOUNTS, response)
+    assert type(exc) is UnauthorizedException
+    assert exc.response["Error"]["Message"] == long_message
+    assert str(exc).endswith(
+        "m" * 500 + "... [truncated: 100000 characters in all, see e.response]"
+    )
+    long_code = "C" * 5_000
+    response = error(400, json.dumps({"__type": long_code, "message": "short"}).encode())
+    exc = _protocol.make_error(LIST_ACCOUNTS, response)
+    assert exc.response["Error"] == {"Message": "short", "Code": long_code}
+    assert str(exc).startswith(
+        f"An error occurred ({'C' * 500}... [truncated: 5000 characters in all, see e.response]) "
+    )
+    assert str(exc).endswith(" operation: short")
+
+
+def test_bounded_message_keeps_the_retry_note() -> None:
+    """After retries, str(e) still says so, and e.response keeps the whole body and metadata."""
+    response = error(500, b"Internal failure " * 10_000)
+    response["ResponseMetadata"].update(RetryAttempts=2, MaxAttemptsReached=True)
+    exc = _protocol.make_error(LIST_ACCOUNTS, response)
+    assert str(exc).startswith(
+        "An error occurred (500) when calling the ListAccounts operation "
+        "(reached max retries: 2): Internal failure "
+    )
+    assert TRUNCATED.search(str(exc)) is not None
+    assert exc.response is response
+    assert exc.response["ResponseMetadata"]["MaxAttemptsReached"] is True
+
+
+def test_unpickled_error_is_bounded_too() -> None:
+    """A pickled ClientError comes back (as botocore's, a plain ClientError) still bounded."""
+    exc = _protocol.make_error(LIST_ACCOUNTS, error(500, b"x" * 100_000))
+    again = pickle.loads(pickle.dumps(exc))
+    assert type(again) is ClientError
+    assert str(again) == str(exc)
+    assert len(str(again)) < 700
+    assert again.response["Error"]["Message"] == "x" * 100_000
 
 
 def test_error_class_is_exact_code_lookup() -> None:

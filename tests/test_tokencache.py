@@ -600,6 +600,158 @@ def test_exposed_file_is_read_with_a_warning(
     assert "s3cr3t" not in caplog.text
 
 
+@pytest.fixture
+def umask_000() -> Iterator[None]:
+    """The process umask is 000 for the test (the most permissive), restored after."""
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _mode(path: Path) -> int:
+    """The permission bits of *path*."""
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.mark.usefixtures("umask_000")
+async def test_every_created_folder_is_private_under_umask_000() -> None:
+    """Under umask 000, ~/.aws, ~/.aws/sso, ~/.aws/cli and both caches are created 0700."""
+    home = Path.home()
+    assert not (home / ".aws").exists()
+    await SSOTokenCache().save(MY_SSO, _token())
+    for level in (".aws", ".aws/sso", ".aws/sso/cache"):
+        assert _mode(home / level) == 0o700, level
+    assert _mode(SSOTokenCache().path(MY_SSO)) == 0o600
+    async with RoleCredentialCache().locked("k"):  # a lock alone creates the folders too
+        pass
+    for level in (".aws/cli", ".aws/cli/cache"):
+        assert _mode(home / level) == 0o700, level
+    assert _mode(default_credential_cache_dir() / "k.lock") == 0o600
+
+
+@pytest.mark.usefixtures("umask_000")
+def test_existing_folders_are_left_as_they_are(tmp_path: Path) -> None:
+    """Only the levels aiosso creates are made 0700; an existing parent keeps its mode."""
+    parent = tmp_path / "shared"
+    parent.mkdir(mode=0o755)
+    files = JSONFileCache(parent / "a" / "b")
+    with files.locked_sync("k"):
+        files.write("k", {"v": 1})
+    assert (_mode(parent), _mode(parent / "a"), _mode(parent / "a" / "b")) == (
+        0o755,
+        0o700,
+        0o700,
+    )
+
+
+def test_folder_creation_failure_is_a_cache_error(tmp_path: Path) -> None:
+    """A file where a parent folder should be is a CacheFileError naming the directory."""
+    (tmp_path / "blocker").write_text("")
+    files = JSONFileCache(tmp_path / "blocker" / "cache")
+    with pytest.raises(CacheFileError, match=r"Cannot create the cache directory .*blocker"):
+        files.write("k", {})
+
+
+def _plant_lock_symlink(cache: SSOTokenCache, target: Path, target_exists: bool) -> Path:
+    """Make MY_SSO's lock path a symlink to *target* (created first if *target_exists*)."""
+    if target_exists:
+        target.write_bytes(b"precious")
+    cache.directory.mkdir(parents=True, mode=0o700)
+    cache.files.lock_path(cache.key(MY_SSO)).symlink_to(target)
+    return target
+
+
+@pytest.mark.parametrize("target_exists", [False, True])
+async def test_lock_never_follows_a_symlink(
+    cache: SSOTokenCache, tmp_path: Path, target_exists: bool
+) -> None:
+    """A planted `<key>.lock` symlink is refused: nothing is created or opened at its target."""
+    target = _plant_lock_symlink(cache, tmp_path / "elsewhere", target_exists)
+    with pytest.raises(CacheFileError, match="it is a symbolic link") as info:
+        async with cache.locked(MY_SSO):
+            pass
+    assert f"rm {cache.files.lock_path(cache.key(MY_SSO))}" in str(info.value)
+    with pytest.raises(CacheFileError, match="it is a symbolic link"):
+        with cache.files.locked_sync(cache.key(MY_SSO)):
+            pass
+    if target_exists:
+        assert target.read_bytes() == b"precious"
+    else:
+        assert not target.exists()
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "mkfifo") or not Path("/proc/self/fd").exists(), reason="FIFOs and /proc"
+)
+def test_lock_must_be_a_regular_file(cache_dir: Path) -> None:
+    """A lock path that is not a regular file (here a FIFO) is refused, and not held open."""
+    files = JSONFileCache(cache_dir)
+    cache_dir.mkdir(parents=True, mode=0o700)
+    os.mkfifo(files.lock_path("k"))
+    before = _open_fds()
+    with pytest.raises(CacheFileError, match="it is not a regular file"):
+        with files.locked_sync("k"):
+            pass
+    assert _open_fds() == before
+
+
+@pytest.mark.parametrize("mode", [0o770, 0o720, 0o2770], ids=oct)
+def test_group_writable_directory_warns_once(
+    cache: SSOTokenCache, cache_dir: Path, caplog: pytest.LogCaptureFixture, mode: int
+) -> None:
+    """A group-writable cache folder is used, with one warning in the log giving the fix."""
+    cache.save_sync(MY_SSO, _token())
+    os.chmod(cache_dir, mode)
+    try:
+        with caplog.at_level(logging.WARNING, logger="aiosso"):
+            assert cache.load_sync(MY_SSO) == _token()
+            cache.save_sync(MY_SSO, _token())
+            with cache.locked_sync(MY_SSO):
+                pass
+    finally:
+        os.chmod(cache_dir, 0o700)
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        f"Cache directory {cache_dir} is writable by its group (mode {mode:04o}): other "
+        f"members of the group could plant or swap entries; it should be 0700: "
+        f"chmod 700 {cache_dir}"
+    ]
+
+
+def test_private_and_group_readable_directories_do_not_warn(
+    cache: SSOTokenCache, cache_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """0700 and 0750 folders are used without a word."""
+    cache.save_sync(MY_SSO, _token())
+    for mode in (0o700, 0o750):
+        os.chmod(cache_dir, mode)
+        with caplog.at_level(logging.WARNING, logger="aiosso"):
+            assert cache.load_sync(MY_SSO) == _token()
+    os.chmod(cache_dir, 0o700)
+    assert caplog.records == []
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o1777, 0o702], ids=oct)
+def test_world_writable_directory_refused_everywhere(
+    cache: SSOTokenCache, cache_dir: Path, mode: int
+) -> None:
+    """World-writable (sticky bit or not) is refused for blocking read, write and lock too."""
+    cache.save_sync(MY_SSO, _token())
+    os.chmod(cache_dir, mode)
+    try:
+        with pytest.raises(CacheFileError, match="world-writable"):
+            cache.load_sync(MY_SSO)
+        with pytest.raises(CacheFileError, match="world-writable"):
+            cache.save_sync(MY_SSO, _token())
+        with pytest.raises(CacheFileError, match="world-writable"):
+            with cache.locked_sync(MY_SSO):
+                pass
+    finally:
+        os.chmod(cache_dir, 0o700)
+
+
 def test_failed_write_keeps_the_corrupt_original(
     cache: SSOTokenCache, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
