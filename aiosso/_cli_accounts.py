@@ -6,7 +6,8 @@ Each takes the token of one SSO session (``--profile`` or ``--sso-session``, thr
 back) and talks to the portal. Listings are sorted (account name, account id, role name) so
 the output is stable; ``--output`` is ``table`` (default), ``json`` (a list of objects with
 botocore's member names) or ``csv`` (with a header). Only ``credentials`` prints secrets: it
-exists to.
+exists to; like ``export``, it goes through the AWS CLI's role-credential cache. An
+``--account`` is checked (12 digits) before anything is sent.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, TextIO
 
 from aiosso._commands import UsageError, exit_code_for, format_credentials
+from aiosso._filecache import make_private_dirs
 from aiosso._progress import ProgressBar
 from aiosso.awsconfig import (
     AWSConfig,
     SSOSession,
     config_file_path,
     load_config_async,
+    parse_config,
     resolve_profile_session,
     resolve_sso_session,
 )
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
     from aiosso.client import AsyncSSOClient
 
 __all__ = [
+    "account_id",
     "accounts_command",
     "add_output_option",
     "add_session_options",
@@ -91,6 +95,20 @@ def add_output_option(parser: argparse.ArgumentParser) -> None:
         default="table",
         help="output format (default table; json is a list of objects; csv has a header)",
     )
+
+
+_ACCOUNT_ID: Final = re.compile(r"[0-9]{12}")
+
+
+def account_id(value: str) -> str:
+    """An ``--account`` value, checked before anything is sent: 12 digits (the dashes the
+    console shows, ``1234-5678-9012``, are dropped)."""
+    digits = value.strip().replace("-", "")
+    if not _ACCOUNT_ID.fullmatch(digits):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an AWS account id (12 digits, e.g. 123456789012)"
+        )
+    return digits
 
 
 def session_target(args: argparse.Namespace) -> str:
@@ -237,11 +255,12 @@ async def _role_rows(
     bar = ProgressBar("Listing roles", stream=err)
 
     def on_progress(p: FanOutProgress) -> None:
-        total = p.accounts_seen if p.listing_done else None
+        # Until every account is listed, the accounts seen so far are only a lower bound.
         bar.update(
             p.accounts_done,
-            total or max(p.accounts_seen, p.accounts_done),
+            p.accounts_seen,
             f"accounts  {p.roles} roles",
+            at_least=not p.listing_done,
         )
 
     try:
@@ -286,15 +305,20 @@ def _report_failures(failures: Sequence[AccountFailure], err: TextIO) -> int:
 
 async def credentials_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``aiosso credentials --account ID --role NAME``: a role's credentials (printed: this
-    command exists to print them)."""
-    from aiosso.credentials import RoleCredentials
+    command exists to print them), through the AWS CLI's role-credential cache as ``export``
+    and ``credential-process`` (same key: the session, the account and the role) unless
+    ``--no-cache``."""
+    from aiosso.awsconfig import SSOProfile
+    from aiosso.profiles import credentials_for_sso_profile
 
     session, _ = await resolve_session(args)
-    async with _portal(session) as (sso, token):
-        reply = await sso.get_role_credentials(
-            accountId=args.account, roleName=args.role, accessToken=token
-        )
-    creds = RoleCredentials.from_response(reply, account_id=args.account, role_name=args.role)
+    profile = SSOProfile(
+        profile_name=args.profile or session.display_name,
+        session=session,
+        account_id=args.account,
+        role_name=args.role,
+    )
+    creds = await credentials_for_sso_profile(profile, use_cache=not args.no_cache)
     out.write(format_credentials(creds, args.format))
     out.flush()
     return 0
@@ -398,7 +422,7 @@ def _sections(text: str) -> list[tuple[str | None, int, int]]:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(path.parent)  # 0700 whatever the umask, as the caches
     try:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:
@@ -426,12 +450,16 @@ def generate_config_text(
     template: str,
     region: str | None,
     force: bool,
+    replaceable: set[str] | None = None,
 ) -> tuple[str, list[str], list[str], list[str], str]:
     """The new config text: ``(text, added, replaced, skipped, printed blocks)``.
 
-    New profiles are appended; existing ones are skipped, or with *force* replaced in place.
-    Everything else in *text* is kept character for character.
+    New profiles are appended; existing ones are skipped, or with *force* replaced in place
+    when they are in *text* (*replaceable*, default all of *existing*: a profile defined
+    only in the shared credentials file is always skipped). Everything else in *text* is kept
+    character for character.
     """
+    replaceable = existing if replaceable is None else replaceable
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     body = text[len(bom) :]
     nl = "\r\n" if "\r\n" in body else "\n"
@@ -443,7 +471,7 @@ def generate_config_text(
     for name, pair in zip(names, pairs, strict=True):
         block = _profile_block(name, pair, session, region, nl)
         if name in existing:
-            if not force:
+            if not force or name not in replaceable:
                 skipped.append(name)
                 continue
             replaced.append(name)
@@ -488,10 +516,11 @@ async def config_generate_command(args: argparse.Namespace, out: TextIO, err: Te
         text,
         rows,
         session=session,
-        existing=set(config.profiles),
+        existing=set(config.profiles),  # the credentials file's profiles included
         template=args.template,
         region=args.region,
         force=args.force,
+        replaceable=set(parse_config(text).profiles),
     )
     if skipped:
         err.write(

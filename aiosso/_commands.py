@@ -107,9 +107,81 @@ def _advice(exc: BaseException, profile: str | None, target: str | None = None) 
             )
         if code == "TooManyRequestsException":
             return "The service is throttling requests: try again in a minute."
+        if code in ("InvalidClientException", "InvalidClientMetadataException"):
+            return (
+                "SSO-OIDC rejected the client registration, a new one too: check the session's "
+                f"sso_region and sso_start_url (and {_OIDC_VARIABLE}, if set)."
+            )
     if isinstance(exc, HTTPClientError):
-        return "Check the network connection (and AWS_ENDPOINT_URL_SSO, if set)."
+        return _network_advice(exc)
     return ""
+
+
+_OIDC_VARIABLE: Final = "AWS_ENDPOINT_URL_SSO_OIDC"
+_PORTAL_VARIABLE: Final = "AWS_ENDPOINT_URL_SSO"
+_SERVICES: Final = {
+    # service: (its endpoint, its own variable, the other service's variable and name)
+    "oidc": (
+        "SSO-OIDC endpoint (logging in, refreshing tokens)",
+        _OIDC_VARIABLE,
+        (_PORTAL_VARIABLE, "SSO portal"),
+    ),
+    "portal": (
+        "SSO portal endpoint (accounts, roles, credentials)",
+        _PORTAL_VARIABLE,
+        (_OIDC_VARIABLE, "SSO-OIDC service"),
+    ),
+}
+
+
+def failed_service(exc: HTTPClientError) -> str | None:
+    """``"oidc"`` or ``"portal"``: the service whose endpoint *exc* could not reach, from the
+    operation path ending the URL it names (``/token``, ``/assignment/accounts``...); ``None``
+    when it names none."""
+    from urllib.parse import urlsplit
+
+    from aiosso._operations import OIDC_OPERATIONS, OPERATIONS
+
+    url = exc.kwargs.get("endpoint_url")
+    if not isinstance(url, str):
+        return None
+    path = urlsplit(url).path
+    for service, operations in (("oidc", OIDC_OPERATIONS), ("portal", OPERATIONS)):
+        if any(path.endswith(op.path) for op in operations.values()):
+            return service
+    return None
+
+
+def _network_advice(exc: HTTPClientError) -> str:
+    """What to check when an endpoint could not be reached: the variable that set *that*
+    service's endpoint (its own, else ``AWS_ENDPOINT_URL``), or that none did."""
+    import os
+
+    service = failed_service(exc)
+    if service is None:
+        return (
+            f"Check the network connection (and {_PORTAL_VARIABLE}, {_OIDC_VARIABLE} or "
+            "AWS_ENDPOINT_URL, if set)."
+        )
+    what, own, others = _SERVICES[service]
+    if os.environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() == "true":
+        return (
+            f"Check the network connection to the {what}; AWS_IGNORE_CONFIGURED_ENDPOINT_URLS "
+            f"is true, so {own} and AWS_ENDPOINT_URL are not used."
+        )
+    if os.environ.get(own):
+        return f"Check the network connection and {own}, which sets the {what}."
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        return (
+            f"Check the network connection and AWS_ENDPOINT_URL, which sets the {what} "
+            f"({own} would set it for this service alone)."
+        )
+    other, other_name = others
+    also = f" ({other} is, but applies to the {other_name} only)" if os.environ.get(other) else ""
+    return (
+        f"Check the network connection to the {what}: AWS's own for the session's region, "
+        f"since {own} is not set{also}. Set {own} to use another endpoint."
+    )
 
 
 def run(

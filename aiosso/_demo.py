@@ -83,10 +83,11 @@ async def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             def on_progress(p: object) -> None:
                 done = getattr(p, "accounts_done", 0)
                 seen = getattr(p, "accounts_seen", 0)
-                total = seen if getattr(p, "listing_done", False) else None
+                listed = getattr(p, "listing_done", False)
                 rps = emu.stats.total / max(time.monotonic() - start, 1e-9)
                 suffix = f"accounts  {len(pairs)} roles  {rps:.0f} req/s"
-                bar.update(done, total or max(seen, done), suffix)
+                # Until every account is listed, what was seen is only a lower bound.
+                bar.update(done, max(seen, done), suffix, at_least=not listed)
 
             async for account, role in client.iter_account_roles(
                 accessToken=emu.token, max_concurrency=args.concurrency, progress=on_progress

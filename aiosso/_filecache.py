@@ -153,7 +153,7 @@ def _abandon(waiter: asyncio.Future[bool], lock: asyncio.Lock) -> None:
 # -- the generic file cache ---------------------------------------------------------------
 
 
-def _make_private_dirs(directory: Path) -> None:
+def make_private_dirs(directory: Path) -> None:
     """Create *directory* and each missing parent with mode 0700 (``os.makedirs`` gives the
     parents the umask's default: 0777 under umask 000). Existing folders are left as they are.
 
@@ -229,7 +229,7 @@ class JSONFileCache:
         """Make sure the directory is safe to use; ``False`` if absent and not *create*."""
         if create:
             try:
-                _make_private_dirs(self._dir)
+                make_private_dirs(self._dir)
             except OSError as e:
                 raise CacheFileError(
                     error_msg=f"Cannot create the cache directory {self._dir}: "

@@ -136,9 +136,15 @@ async def pkce_flow(
     open_browser: Opener | None,
     on_prompt: PromptCallback,
     timeout: float,
+    registration_reused: bool = False,
 ) -> CreateTokenResponseTypeDef:
     """Authorization code with PKCE: serve the callback, send the user to ``/authorize``,
-    wait up to *timeout* for the code, and exchange it with the verifier."""
+    wait up to *timeout* for the code, and exchange it with the verifier.
+
+    *registration_reused*: the registration came from the cache. If the browser never comes
+    back, it may have been stale (the service's ``/authorize`` page rejects an unknown client
+    and does not redirect): the timeout's message says that the next login registers again
+    (:func:`aiosso.login.login` drops it)."""
     verifier, challenge = pkce_pair()
     state = str(uuid.uuid4())
     server = CallbackServer(state)
@@ -174,9 +180,15 @@ async def pkce_flow(
         try:
             code = await asyncio.wait_for(asyncio.shield(server.result), timeout)
         except asyncio.TimeoutError:
+            stale = (
+                " If the browser reported an invalid client, the cached client registration "
+                "was stale: it has been dropped, and the next login registers a new one."
+                if registration_reused
+                else ""
+            )
             raise PendingAuthorizationExpiredError(
                 error_msg=f"The login was not completed in the browser within {timeout:g} s. "
-                "Run the login again."
+                f"Run the login again.{stale}"
             ) from None
     finally:
         await server.close()

@@ -12,7 +12,9 @@ class ProgressBar:
     """Redraws one line in place; does nothing unless the stream is a terminal.
 
     ``update(done, total, suffix)`` is cheap to call often: it redraws at most every
-    ``interval`` seconds. ``total=None`` shows a spinner-like count instead of a bar.
+    ``interval`` seconds. ``total=None`` shows a plain count instead of a bar; so does a
+    total that is only a lower bound (``at_least=True``: more may come), shown as
+    ``done/total+``, so that a bar never runs backwards as the total grows.
     """
 
     def __init__(
@@ -31,9 +33,16 @@ class ProgressBar:
         return self._enabled
 
     def update(
-        self, done: int, total: int | None, suffix: str = "", *, force: bool = False
+        self,
+        done: int,
+        total: int | None,
+        suffix: str = "",
+        *,
+        at_least: bool = False,
+        force: bool = False,
     ) -> None:
-        """Redraw the line (throttled to ``interval`` unless ``force``)."""
+        """Redraw the line (throttled to ``interval`` unless ``force``); *at_least*: *total*
+        is a lower bound, not the total."""
         if not self._enabled:
             return
         now = time.monotonic()
@@ -41,7 +50,9 @@ class ProgressBar:
             return
         self._last = now
         width = max(20, min(100, shutil.get_terminal_size((80, 20)).columns))
-        if total:
+        if total and at_least:
+            line = f"{self._label} {done}/{max(total, done)}+ {suffix}"
+        elif total:
             bar_width = max(10, width - len(self._label) - len(suffix) - 22)
             filled = int(bar_width * min(done, total) / total)
             bar = "█" * filled + "░" * (bar_width - filled)

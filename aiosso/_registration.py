@@ -6,6 +6,12 @@ reused by the same rules: more than 15 minutes left, and a PKCE registration (on
 ``authorization_code`` grant) only for PKCE, a device one only for the device flow. So
 ``aws sso login`` and ``aiosso login`` share them.
 
+A cached registration can be stale while its expiry date is still ahead: the service forgot
+it (a new emulator, a recreated Identity Center instance). The service then answers
+``InvalidClientException`` (or ``InvalidClientMetadataException``), and
+:func:`forget_registration` drops the file, so that the next :func:`client_registration`
+registers again rather than failing for good.
+
 Nothing here logs or puts in an exception message a client secret.
 """
 
@@ -17,6 +23,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Final
 
 from aiosso._callback import CALLBACK_PATH
+from aiosso._filecache import to_thread
 from aiosso.awsconfig import SSOSession
 from aiosso.exceptions import LoginError
 from aiosso.oidc import AUTHORIZATION_CODE_GRANT, REFRESH_TOKEN_GRANT
@@ -25,7 +32,13 @@ from aiosso.tokencache import ClientRegistration, SSOTokenCache, registration_ca
 if TYPE_CHECKING:
     from aiosso.oidc import AsyncSSOOIDCClient
 
-__all__ = ["DEFAULT_SCOPES", "EXPIRY_WINDOW", "REGISTERED_REDIRECT_URI", "client_registration"]
+__all__ = [
+    "DEFAULT_SCOPES",
+    "EXPIRY_WINDOW",
+    "REGISTERED_REDIRECT_URI",
+    "client_registration",
+    "forget_registration",
+]
 
 # The login's logger: registration is part of a login.
 log = logging.getLogger("aiosso.login")
@@ -36,18 +49,22 @@ DEFAULT_SCOPES: Final = ("sso:account:access",)
 REGISTERED_REDIRECT_URI: Final = f"http://127.0.0.1{CALLBACK_PATH}"
 
 
-async def client_registration(
-    oidc: AsyncSSOOIDCClient, cache: SSOTokenCache, session: SSOSession, *, pkce: bool
-) -> ClientRegistration:
-    """The session's cached registration when still usable for this flow, else a new one
-    (``RegisterClient``), written to the cache."""
-    configured = list(session.registration_scopes) or None
-    key = registration_cache_key(
+def _key(session: SSOSession) -> str:
+    return registration_cache_key(
         start_url=session.start_url,
         region=session.sso_region,
-        scopes=configured,
+        scopes=list(session.registration_scopes) or None,
         session_name=session.session_name,
     )
+
+
+async def client_registration(
+    oidc: AsyncSSOOIDCClient, cache: SSOTokenCache, session: SSOSession, *, pkce: bool
+) -> tuple[ClientRegistration, bool]:
+    """The session's cached registration when still usable for this flow, else a new one
+    (``RegisterClient``), written to the cache; and whether it came from the cache."""
+    configured = list(session.registration_scopes) or None
+    key = _key(session)
     cached = await cache.load_registration(key)
     now = datetime.now(timezone.utc)
     if (
@@ -56,7 +73,7 @@ async def client_registration(
         and (AUTHORIZATION_CODE_GRANT in (cached.grant_types or ())) == pkce
     ):
         log.debug("Reusing the cached client registration for %s", session.display_name)
-        return cached
+        return cached, True
     name = session.session_name if session.session_name is not None else str(int(time.time()))
     client_name = f"botocore-client-{name}"
     scopes: list[str] | None
@@ -93,4 +110,17 @@ async def client_registration(
         grant_types=None if grant_types is None else tuple(grant_types),
     )
     await cache.save_registration(key, registration)
-    return registration
+    return registration, False
+
+
+async def forget_registration(cache: SSOTokenCache, session: SSOSession, client_id: str) -> bool:
+    """Drop the session's cached registration if it is still the client *client_id* (one
+    another login just wrote stays); ``True`` if a file was removed."""
+    return await to_thread(_forget, cache, _key(session), client_id)
+
+
+def _forget(cache: SSOTokenCache, key: str, client_id: str) -> bool:
+    cached = cache.load_registration_sync(key)
+    if cached is None or cached.client_id != client_id:
+        return False
+    return cache.files.remove(key)

@@ -11,15 +11,28 @@ loop (imported then, so ``import aiosso`` stays light). What is retried is named
   (connection refused or reset, dropped connection, truncated body, timeouts).
 
 Nothing else is: other 4xx answers (a bad ``maxResults``, an expired token,
-``ForbiddenException``) are raised at once. Each retry sleeps with full jitter,
-``uniform(0, min(max_backoff, base * 2**(n-1)))``, with a long base for throttling (1 s)
-and a short one for transient errors (50 ms); a server's ``Retry-After`` (seconds or HTTP
-date) or ``x-amz-retry-after`` (milliseconds) raises that sleep, up to ``max_retry_after``.
-The loop stops at ``total_max_attempts`` or when the next sleep would pass ``total_timeout``,
-which is also a hard deadline for the call as a whole: each exchange carries what is left of
-it as aiohttp's own ``total`` timeout, and the rare waits (for a place, for the rate
-limiter) are cut at it, so a call raises :class:`~aiosso.exceptions.TotalTimeoutError` at
-its deadline at the latest, whatever the server does.
+``ForbiddenException``) are raised at once, and so is a certificate that failed verification.
+
+Connection errors: an endpoint that cannot be reached at all (an
+:class:`~aiosso.exceptions.EndpointConnectionError` that is neither a connect timeout nor a
+TLS failure: the connection refused, no route to the host, a name that does not resolve) is
+retried, but a call gives up once ``unreachable_max_attempts`` (default 3) of its attempts
+failed so: about 0.1 s with the transient base, so that a wrong endpoint or a service that is
+down is reported at once (a closed port seldom opens within seconds) instead of after ten
+attempts and some 13 s of backoff. A connect timeout, a failed TLS handshake, a connection
+dropped mid-exchange and a read timeout keep the full ``total_max_attempts``, as 5xx and
+throttling do. A fan-out loses nothing either way: a failure is raised, or collected when the
+caller asks for failures (see :mod:`aiosso._fanout`).
+
+Each retry sleeps with full jitter, ``uniform(0, min(max_backoff, base * 2**(n-1)))``,
+with a long base for throttling (1 s) and a short one for transient errors (50 ms); a
+server's ``Retry-After`` (seconds or HTTP date) or ``x-amz-retry-after`` (milliseconds)
+raises that sleep, up to ``max_retry_after``. The loop stops at ``total_max_attempts`` (or
+``unreachable_max_attempts``), or when the next sleep would pass ``total_timeout``, which is
+also a hard deadline for the call as a whole: each exchange carries what is left of it as
+aiohttp's own ``total`` timeout, and the rare waits (for a place, for the rate limiter) are
+cut at it, so a call raises :class:`~aiosso.exceptions.TotalTimeoutError` at its deadline at
+the latest, whatever the server does.
 
 The adaptive limiter (mode ``"adaptive"``) is a per-client, per-operation pacing schedule
 (GCRA: each request takes the next free send slot, ``1/rate`` after the previous one), created
@@ -52,10 +65,12 @@ from aiosso.config import RetryConfig
 from aiosso.exceptions import (
     ClientError,
     ConnectTimeoutError,
+    EndpointConnectionError,
     HTTPClientError,
     ReadTimeoutError,
     SSLError,
     TotalTimeoutError,
+    bounded,
 )
 
 if sys.version_info >= (3, 11):
@@ -120,6 +135,14 @@ def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, SSLError):
         return not _certificate_failure(exc)
     return isinstance(exc, (_RetryableReply, HTTPClientError))
+
+
+def _unreachable(exc: BaseException | None) -> bool:
+    """Whether an attempt could not connect at all: refused, unreachable, a failed name lookup
+    (an ``EndpointConnectionError`` other than a connect timeout or a TLS failure)."""
+    return isinstance(exc, EndpointConnectionError) and not isinstance(
+        exc, (ConnectTimeoutError, SSLError)
+    )
 
 
 def _certificate_failure(exc: BaseException) -> bool:
@@ -426,7 +449,12 @@ class Retrier:
         try:
             return await self._attempt(op, transport, url, headers, body, 1, deadline)
         except (_RetryableReply, HTTPClientError) as failure:
-            if self._cfg.total_max_attempts > 1 and _retryable(failure):
+            cfg = self._cfg
+            if (
+                cfg.total_max_attempts > 1
+                and _retryable(failure)
+                and (cfg.unreachable_max_attempts > 1 or not _unreachable(failure))
+            ):
                 return await self._retry(op, transport, url, headers, body, failure, deadline)
             if isinstance(failure, _RetryableReply):
                 raise self._final_error(op, failure, 1) from None
@@ -488,11 +516,17 @@ class Retrier:
 
         cfg = self._cfg
         attempts = tenacity.stop_after_attempt(cfg.total_max_attempts)
+        unreachable: set[int] = set()  # the attempts that could not connect at all
 
         def stop(retry_state: tenacity.RetryCallState) -> bool:
-            # No backoff that would end past the deadline: it would only be cut short.
             if attempts(retry_state):
                 return True
+            outcome = retry_state.outcome
+            if outcome is not None and _unreachable(outcome.exception()):
+                unreachable.add(retry_state.attempt_number)
+                if len(unreachable) >= cfg.unreachable_max_attempts:
+                    return True
+            # No backoff that would end past the deadline: it would only be cut short.
             if deadline is None:
                 return False
             sleep = retry_state.upcoming_sleep or 0.0
@@ -589,7 +623,7 @@ def _log_retry(op: Operation) -> Callable[[tenacity.RetryCallState], None]:
     def before_sleep(retry_state: tenacity.RetryCallState) -> None:
         outcome = retry_state.outcome
         exc = outcome.exception() if outcome is not None else None
-        reason = exc.args[0] if isinstance(exc, _RetryableReply) else type(exc).__name__
+        reason = bounded(exc.args[0]) if isinstance(exc, _RetryableReply) else type(exc).__name__
         log.debug(
             "%s: attempt %d failed (%s); retrying in %.3f s",
             op.api_name,

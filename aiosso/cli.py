@@ -9,7 +9,8 @@ Sub-commands:
   remove the cached token and role credentials.
 * ``aiosso accounts`` / ``aiosso roles [--account ID]`` (``--output table|json|csv``): what
   the session's user can access (a progress bar on stderr when it is a terminal).
-* ``aiosso credentials --account ID --role NAME [--format env|json|credential-process]``.
+* ``aiosso credentials --account ID --role NAME [--format env|json|credential-process]
+  [--no-cache]``: through the AWS CLI's role-credential cache, as ``export``.
 * ``aiosso config generate [--template T] [--region R] [--write] [--force]``: a profile for
   every account/role, printed or added to the config file (existing profiles kept).
 * ``aiosso demo``: the main job on the built-in emulator (enumerate, fetch credentials,
@@ -75,6 +76,7 @@ def _add_everyday_commands(commands: argparse._SubParsersAction[argparse.Argumen
     from aiosso._cli_accounts import (
         DEFAULT_TEMPLATE,
         TEMPLATE_FIELDS,
+        account_id,
         add_output_option,
         add_session_options,
     )
@@ -139,22 +141,34 @@ def _add_everyday_commands(commands: argparse._SubParsersAction[argparse.Argumen
     )
     add_session_options(roles)
     add_output_option(roles)
-    roles.add_argument("--account", help="only this account id")
+    roles.add_argument("--account", type=account_id, help="only this 12-digit account id")
 
     credentials = commands.add_parser(
         "credentials",
         help="print a role's credentials",
         description="Print short-term credentials of a role in an account (this command "
-        "prints secrets: it exists to).",
+        "prints secrets: it exists to). Like export and credential-process, and like the AWS "
+        "CLI, it shares them through ~/.aws/cli/cache under the AWS CLI's key (the session "
+        "name, else the start URL, with the account and the role): cached credentials with "
+        "more than 15 minutes left are printed without a request, fetched ones are written "
+        "there. --no-cache fetches new ones and leaves the cache alone.",
     )
     add_session_options(credentials)
-    credentials.add_argument("--account", required=True, help="the 12-digit account id")
+    credentials.add_argument(
+        "--account", required=True, type=account_id, help="the 12-digit account id"
+    )
     credentials.add_argument("--role", required=True, help="the role (permission set) name")
     credentials.add_argument(
         "--format",
         choices=("env", "env-no-export", "json", "credential-process"),
         default="env",
         help="output format (default env: export lines for a POSIX shell)",
+    )
+    credentials.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="fetch new credentials; do not read or write the AWS CLI's role-credential "
+        "cache (~/.aws/cli/cache)",
     )
 
     config = commands.add_parser(

@@ -33,6 +33,11 @@ def _check_attempts(_inst: object, _attribute: attrs.Attribute[Any], value: obje
         )
 
 
+def _check_unreachable(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{attribute.name} must be an integer of at least 1, got {value!r}")
+
+
 def _check_max_response_bytes(
     _inst: object, attribute: attrs.Attribute[Any], value: object
 ) -> None:
@@ -61,7 +66,16 @@ class RetryConfig:
     """How failed attempts are retried; every call is bounded by attempts *and* time.
 
     Retried: throttling (``TooManyRequestsException``, any 429), 500/502/503/504, connection
-    errors, dropped connections and timeouts. Never retried: any other 4xx.
+    errors, dropped connections and timeouts. Never retried: any other 4xx, nor a
+    certificate that failed verification.
+
+    An endpoint that cannot be reached at all (the connection is refused, the host or network
+    is unreachable, the name does not resolve) gets a short budget of its own,
+    ``unreachable_max_attempts`` (3 by default: about 0.1 s of backoff), so that a wrong
+    endpoint or a service that is down is reported at once: a closed port seldom opens within
+    seconds. Everything else that fails on the way (a connect timeout, a TLS handshake that
+    failed, a connection dropped mid-exchange, a read timeout, 5xx, throttling) keeps the
+    full ``total_max_attempts``.
 
     Args:
         mode: ``"adaptive"`` (default) also runs the client-side rate limiter that adapts to
@@ -71,6 +85,11 @@ class RetryConfig:
             ``total_max_attempts``). The default, 10, with throttling backoff starting at 1 s and
             capped at 20 s, rides out minutes of throttling so a fan-out over hundreds of
             accounts loses nothing.
+        unreachable_max_attempts: a call gives up, raising
+            :class:`~aiosso.EndpointConnectionError`, once this many of its attempts could not
+            connect at all (refused, unreachable, DNS failure; not a connect *timeout*, nor a
+            TLS failure). Default 3; never more than ``total_max_attempts`` in effect. Raise
+            it for an endpoint expected to come up within seconds.
         total_timeout: a hard deadline, in seconds, for one whole call: waiting for a place
             among the requests in flight, the rate limiter, every attempt (however slowly its
             reply trickles in: ``read_timeout`` counts silence, not time) and every backoff.
@@ -86,6 +105,7 @@ class RetryConfig:
 
     mode: RetryMode = attrs.field(default="adaptive", validator=_check_mode)
     total_max_attempts: int = attrs.field(default=10, validator=_check_attempts)
+    unreachable_max_attempts: int = attrs.field(default=3, validator=_check_unreachable)
     total_timeout: float | None = attrs.field(default=300.0, validator=_positive)
     throttle_base: float = attrs.field(default=1.0, validator=_non_negative)
     transient_base: float = attrs.field(default=0.05, validator=_non_negative)

@@ -17,7 +17,12 @@ Two flows, both the AWS CLI's (reference §8.1):
 
 Client registrations are cached beside the tokens under the AWS CLI's key and reused by the
 same rules (more than 15 minutes left; a PKCE registration only for PKCE, a device one only
-for the device flow), so ``aws sso login`` and ``aiosso login`` share them.
+for the device flow), so ``aws sso login`` and ``aiosso login`` share them. A cached
+registration the service no longer knows (``InvalidClientException`` or
+``InvalidClientMetadataException`` on ``StartDeviceAuthorization`` or ``CreateToken``) is
+dropped and the client registered again, once; a PKCE login on a cached registration that
+does not complete (timeout, cancellation) drops it too, since a stale one shows only in the
+browser.
 
 **One login at a time.** The whole login runs under the session's cross-process cache lock,
 taken *before* any browser is opened. A second ``login`` for the same session (another task,
@@ -57,12 +62,15 @@ from aiosso._registration import DEFAULT_SCOPES as DEFAULT_SCOPES
 from aiosso._registration import EXPIRY_WINDOW
 from aiosso._registration import REGISTERED_REDIRECT_URI as REGISTERED_REDIRECT_URI
 from aiosso._registration import client_registration as _registration
+from aiosso._registration import forget_registration as _forget_registration
 from aiosso.awsconfig import AWSConfig, SSOSession, parse_config
 from aiosso.exceptions import (
     AioSSOError,
     AuthorizationCodeLoadError,
     CacheLockTimeoutError,
     ClientError,
+    InvalidClientException,
+    InvalidClientMetadataException,
     LoginDeniedError,
     LoginError,
     PendingAuthorizationExpiredError,
@@ -197,11 +205,54 @@ async def login(
 
             oidc_client = AsyncSSOOIDCClient(session.sso_region)
         try:
-            registration = await _registration(oidc_client, cache, session, pkce=not device)
-            started = datetime.now(timezone.utc)
+            reply, registration, started = await _log_in(
+                oidc_client,
+                cache,
+                session,
+                device=device,
+                open_browser=open_browser,
+                on_prompt=on_prompt,
+                timeout=timeout,
+                sleep=sleep,
+                clock=clock,
+            )
+        finally:
+            if owns:
+                await oidc_client.close()
+        token = _token_from(reply, session, registration, started)
+        await cache.save(session, token)
+    log.info("Logged in to %s", session.display_name)
+    return LoginResult(token=token, reused=False, flow="device" if device else "pkce")
+
+
+async def _log_in(
+    oidc: AsyncSSOOIDCClient,
+    cache: SSOTokenCache,
+    session: SSOSession,
+    *,
+    device: bool,
+    open_browser: Opener | None,
+    on_prompt: PromptCallback,
+    timeout: float,
+    sleep: Callable[[float], Awaitable[None]],
+    clock: Callable[[], float],
+) -> tuple[CreateTokenResponseTypeDef, ClientRegistration, datetime]:
+    """Register (or reuse the registration) and run the flow; ``(reply, registration, when
+    the flow started)``.
+
+    A registration the service rejects (``InvalidClientException`` or
+    ``InvalidClientMetadataException`` on ``StartDeviceAuthorization`` or ``CreateToken``) is
+    dropped from the cache and the client registered again, once. A PKCE login with a cached
+    registration that does not complete (timeout, cancellation) drops it too: a stale one shows
+    only in the browser, whose ``/authorize`` page rejects it and never comes back here.
+    """
+    for last_try in (False, True):
+        registration, reused = await _registration(oidc, cache, session, pkce=not device)
+        started = datetime.now(timezone.utc)
+        try:
             if device:
                 reply = await _device_flow(
-                    oidc_client,
+                    oidc,
                     registration,
                     session,
                     open_browser=open_browser,
@@ -212,20 +263,33 @@ async def login(
                 )
             else:
                 reply = await _pkce_flow(
-                    oidc_client,
+                    oidc,
                     registration,
                     session,
                     open_browser=open_browser,
                     on_prompt=on_prompt,
                     timeout=timeout,
+                    registration_reused=reused,
                 )
-        finally:
-            if owns:
-                await oidc_client.close()
-        token = _token_from(reply, session, registration, started)
-        await cache.save(session, token)
-    log.info("Logged in to %s", session.display_name)
-    return LoginResult(token=token, reused=False, flow="device" if device else "pkce")
+            return reply, registration, started
+        except (InvalidClientException, InvalidClientMetadataException) as exc:
+            await _forget_registration(cache, session, registration.client_id)
+            if last_try:
+                raise
+            log.info(
+                "The service rejected the client registration of %s (%s); registering again",
+                session.display_name,
+                exc.response.get("Error", {}).get("Code"),
+            )
+        except PendingAuthorizationExpiredError:
+            if not device and reused:
+                await _forget_registration(cache, session, registration.client_id)
+            raise
+        except asyncio.CancelledError:
+            if not device and reused:
+                await _forget_registration(cache, session, registration.client_id)
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @contextlib.asynccontextmanager

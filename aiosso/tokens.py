@@ -14,6 +14,12 @@ A failed refresh is not fatal while the old token is still valid: it is returned
 is logged, without secrets) and the refresh is not attempted again for 60 seconds. An
 expired token that cannot be refreshed (legacy profiles never are, as in botocore) raises
 :class:`~aiosso.UnauthorizedSSOTokenError`: the user must log in again.
+
+A refresh refused with ``InvalidClientException`` (or ``InvalidClientMetadataException``)
+means the service no longer knows the client registration (it was reset, or the emulator
+restarted): the cached registration is dropped as well, so that the next login registers
+again instead of failing on it. Registering here would not save the refresh: a refresh token
+belongs to the client it was issued to.
 """
 
 from __future__ import annotations
@@ -26,7 +32,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Final
 
 from aiosso.awsconfig import SSOSession
-from aiosso.exceptions import AioSSOError, SSOTokenLoadError, UnauthorizedSSOTokenError
+from aiosso.exceptions import (
+    AioSSOError,
+    InvalidClientException,
+    InvalidClientMetadataException,
+    SSOTokenLoadError,
+    UnauthorizedSSOTokenError,
+)
 from aiosso.tokencache import SSOToken, SSOTokenCache
 
 if TYPE_CHECKING:
@@ -141,6 +153,26 @@ class SSOTokenProvider:
             return token
         try:
             fresh = await self._create_token(token, now)
+        except (InvalidClientException, InvalidClientMetadataException) as exc:
+            # The service no longer knows the client (e.g. it was reset). A refresh token
+            # belongs to the client it was issued to, so a new registration cannot refresh
+            # it: drop the cached registration so that the next login registers again.
+            from aiosso._registration import forget_registration
+
+            self._last_failure = time.monotonic()
+            assert token.client_id
+            try:
+                dropped = await forget_registration(self._cache, self.session, token.client_id)
+            except AioSSOError:  # an unusable cache: the next login reports it
+                dropped = False
+            log.warning(
+                "Refreshing the SSO token for %s failed: the service rejected its client "
+                "registration (%s)%s; log in again when the token expires",
+                name,
+                exc.response.get("Error", {}).get("Code"),
+                ", which was dropped from the cache" if dropped else "",
+            )
+            return token
         except AioSSOError as exc:
             self._last_failure = time.monotonic()
             # The exception's message never holds the token or refresh token.

@@ -22,6 +22,7 @@ from _scripted import Reply, ScriptedServer
 from aiohttp import web
 
 import aiosso
+import aiosso._retry
 from aiosso import AsyncSSOClient, ClientConfig, CredentialCache, RetryConfig, RoleCredentials
 from aiosso.testing import Faults, PortalEmulator
 
@@ -112,11 +113,13 @@ SCENARIOS = ["headers", "body", "backoff", "pool", "rate_limit"]
 @pytest.mark.parametrize("how", ["cancel", "wait_for"])
 @pytest.mark.parametrize("point", SCENARIOS)
 async def test_call_interrupted_at_each_await_point(
-    srv: ScriptedServer, point: str, how: str
+    srv: ScriptedServer, point: str, how: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A call interrupted anywhere raises promptly, leaks nothing, and the client works after."""
-    # Long backoffs park a retry in its sleep; for rate_limit, no backoff at all so that the
+    # Long backoffs park a retry in its sleep (the whole ceiling: full jitter could draw a
+    # sleep short enough for a second attempt); for rate_limit, no backoff at all so that the
     # retry goes straight to the limiter's queue.
+    monkeypatch.setattr(aiosso._retry.random, "uniform", lambda low, high: high)
     base = 0.0 if point == "rate_limit" else 30.0
     retries = RetryConfig(transient_base=base, throttle_base=base, max_backoff=30)
     config = ClientConfig(retries=retries, max_pool_connections=1 if point == "pool" else 10)

@@ -199,3 +199,33 @@ async def test_invalid_concurrency_is_refused(emu: PortalEmulator) -> None:
             async for _ in client.iter_account_roles(accessToken=emu.token, max_concurrency=0):
                 pass
     assert emu.stats.total == 0
+
+
+async def test_endpoint_gone_mid_fan_out_loses_nothing_and_fails_fast() -> None:
+    """The portal going away mid-way: every account is yielded in full or reported among the
+    failures (refused connections give up within a fraction of a second each)."""
+    emu = PortalEmulator(accounts=40, roles_per_account=3, page_size=100)
+    await emu.start()
+    failures: list[AccountFailure] = []
+    seen: dict[str, set[str]] = {}
+
+    async def consume() -> None:
+        async with aiosso.AsyncSSOClient(endpoint_url=emu.url) as client:
+            async for account, role in client.iter_account_roles(
+                accessToken=emu.token, max_concurrency=16, failures=failures
+            ):
+                seen.setdefault(account["accountId"], set()).add(role["roleName"])
+                if len(seen) == 3:
+                    await emu.close()
+
+    try:
+        await asyncio.wait_for(consume(), 5)
+    finally:
+        await emu.close()
+    failed = {f.account["accountId"] for f in failures}
+    assert failures
+    assert all(isinstance(f.error, aiosso.HTTPClientError) for f in failures)
+    assert not failed & set(seen)
+    assert failed | set(seen) == {a.account_id for a in emu.organisation.accounts}
+    roles = {a.account_id: set(a.roles) for a in emu.organisation.accounts}
+    assert all(seen[account] == roles[account] for account in seen)

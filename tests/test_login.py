@@ -401,6 +401,178 @@ async def test_server_side_expiry_is_a_clear_error(emu: PortalEmulator) -> None:
         await login(SESSION, use_device_code=True, open_browser=None, on_prompt=lambda m, u: None)
 
 
+# --------------------------------------------------------------------------- stale registrations
+
+
+def _registration_file() -> Path:
+    key = registration_cache_key(
+        start_url=START_URL,
+        region="us-east-1",
+        scopes=["sso:account:access"],
+        session_name="my-sso",
+    )
+    return SSOTokenCache().directory / f"{key}.json"
+
+
+def _cached_client_id() -> str | None:
+    path = _registration_file()
+    return str(json.loads(path.read_text())["clientId"]) if path.exists() else None
+
+
+async def _device_login(**kwargs: Any) -> aiosso.login.LoginResult:
+    return await login(
+        SESSION, use_device_code=True, open_browser=None, on_prompt=lambda m, u: None, **kwargs
+    )
+
+
+@pytest.mark.parametrize(
+    ("operation", "code", "status"),
+    [
+        (None, None, 0),  # the service forgot the client: its registration expired there
+        ("StartDeviceAuthorization", "InvalidClientException", 401),
+        ("StartDeviceAuthorization", "InvalidClientMetadataException", 400),
+        ("CreateToken", "InvalidClientException", 401),
+    ],
+)
+async def test_device_login_registers_again_when_the_client_is_rejected(
+    emu: PortalEmulator, operation: str | None, code: str | None, status: int
+) -> None:
+    """A cached registration the service rejects is dropped, the client registered again once,
+    and the device login completes with the new client."""
+    first = await _device_login()
+    old = first.token.client_id
+    assert old is not None
+    assert _cached_client_id() == old
+    if operation is None:
+        emu.expire_registration(old)
+    else:
+        emu.fail_next(operation, status=status, code=code, message="Invalid client provided")
+    result = await _device_login(force=True)
+    assert result.flow == "device"
+    assert emu.oidc_stats.registrations == 2
+    assert result.token.client_id not in (None, old)
+    assert _cached_client_id() == result.token.client_id
+    assert SSOTokenCache().load_sync(SESSION).client_id == result.token.client_id
+
+
+async def test_a_client_rejected_again_after_registering_again_is_raised(
+    emu: PortalEmulator,
+) -> None:
+    """The client is registered again once only: a second rejection is raised, and the
+    rejected registration is not left in the cache."""
+    await _device_login()
+    emu.fail_next("StartDeviceAuthorization", 2, status=401, code="InvalidClientException")
+    with pytest.raises(aiosso.InvalidClientException):
+        await _device_login(force=True)
+    assert emu.oidc_stats.registrations == 2
+    assert not _registration_file().exists()
+
+
+async def test_cli_device_login_after_an_emulator_restart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's case: log in, restart the emulator (it forgets registrations), then
+    ``aiosso login --use-device-code --force`` registers again and succeeds."""
+    argv = ("login", "--profile", "dev", "--use-device-code", "--no-browser", "--force")
+    for attempt in range(2):
+        emulator = await _start(monkeypatch, oidc=FAST_DEVICE)
+        try:
+            write_config(emulator)
+            code, out, err = await _aiosso(*argv)
+            assert code == 0, err
+            assert out == f"Successfully logged into Start URL: {START_URL}\n"
+            assert emulator.oidc_stats.registrations == 1, attempt
+        finally:
+            await emulator.close()
+
+
+async def test_cli_login_rejected_with_a_new_registration_too_says_what_to_check(
+    emu: PortalEmulator,
+) -> None:
+    """A client rejected even when registered anew: exit 4 and a hint, not a bare error."""
+    write_config(emu)
+    emu.fail_next("StartDeviceAuthorization", 2, status=401, code="InvalidClientException")
+    code, _out, err = await _aiosso("login", "--profile", "dev", "--use-device-code")
+    assert code == 4
+    lines = err.splitlines()
+    assert "InvalidClientException" in lines[0]
+    assert lines[1].startswith("SSO-OIDC rejected the client registration, a new one too")
+    assert "AWS_ENDPOINT_URL_SSO_OIDC" in lines[1]
+    assert emu.oidc_stats.registrations == 2
+
+
+async def test_pkce_login_registers_again_when_create_token_rejects_the_client(
+    emu: PortalEmulator,
+) -> None:
+    """PKCE: CreateToken rejecting the client drops it, registers again and sends the user
+    through the browser once more."""
+    first = await login(SESSION, open_browser=FakeBrowser(), on_prompt=lambda m, u: None)
+    emu.fail_next("CreateToken", status=401, code="InvalidClientException", message="Invalid")
+    browser = FakeBrowser()
+    result = await login(SESSION, open_browser=browser, on_prompt=lambda m, u: None, force=True)
+    assert result.flow == "pkce"
+    assert len(browser.opened) == 2
+    assert emu.oidc_stats.registrations == 2
+    assert result.token.client_id not in (None, first.token.client_id)
+    assert _cached_client_id() == result.token.client_id
+
+
+async def test_pkce_login_on_a_stale_registration_drops_it_when_the_browser_never_returns(
+    emu: PortalEmulator,
+) -> None:
+    """A stale PKCE registration shows only in the browser (``/authorize`` answers an error
+    page): the login times out, says why, and drops it, so the next login works."""
+    first = await login(SESSION, open_browser=FakeBrowser(), on_prompt=lambda m, u: None)
+    assert first.token.client_id is not None
+    emu.expire_registration(first.token.client_id)
+    pages: list[int] = []
+
+    async def visit(url: str) -> None:
+        async with aiohttp.ClientSession() as http, http.get(url) as reply:
+            pages.append(reply.status)
+
+    loop = asyncio.get_running_loop()
+
+    def browser(url: str) -> bool:
+        asyncio.run_coroutine_threadsafe(visit(url), loop)
+        return True
+
+    with pytest.raises(PendingAuthorizationExpiredError, match="registers a new one"):
+        await login(
+            SESSION, open_browser=browser, on_prompt=lambda m, u: None, force=True, timeout=0.5
+        )
+    assert pages == [400]
+    assert not _registration_file().exists()
+    result = await login(
+        SESSION, open_browser=FakeBrowser(), on_prompt=lambda m, u: None, force=True
+    )
+    assert emu.oidc_stats.registrations == 2
+    assert _cached_client_id() == result.token.client_id
+
+
+async def test_interrupted_pkce_login_drops_a_cached_registration(emu: PortalEmulator) -> None:
+    """A PKCE login on a cached registration that is cancelled while the browser is out drops
+    the registration (it may be what the browser rejected); a fresh one is kept."""
+    await login(SESSION, open_browser=FakeBrowser(), on_prompt=lambda m, u: None)
+    prompted = asyncio.Event()
+
+    def on_prompt(message: str, url: str | None) -> None:
+        prompted.set()
+
+    task = asyncio.create_task(login(SESSION, open_browser=None, on_prompt=on_prompt, force=True))
+    await asyncio.wait_for(prompted.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not _registration_file().exists()
+
+    task = asyncio.create_task(login(SESSION, open_browser=None, on_prompt=on_prompt, force=True))
+    prompted.clear()
+    await asyncio.wait_for(prompted.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert _registration_file().exists()  # registered just now: not suspect
+
+
 # --------------------------------------------------------------------------- concurrency
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from typing import Any
@@ -16,6 +17,7 @@ from aiohttp import web
 import aiosso
 import aiosso.testing
 from aiosso import _retry
+from aiosso._transport import Transport
 from aiosso.config import RetryConfig
 from aiosso.testing import Faults, PortalEmulator, RateLimit
 
@@ -808,3 +810,104 @@ def test_retry_config_from_botocore_dict() -> None:
         with pytest.raises(ValueError):
             RetryConfig.from_botocore(bad)
     assert aiosso.ClientConfig(retries={"max_attempts": 0}).retries.total_max_attempts == 1
+
+
+# --------------------------------------------------------------------------- unreachable
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A loopback URL whose port is bound but not listening: every connection is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+class CountingSends:
+    """Counts the exchanges the transport attempts, and fails the first ones as scripted."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *script: Exception) -> None:
+        self.calls = 0
+        self.script = list(script)
+        real = Transport.send
+
+        async def send(transport: Transport, *args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            if self.script:
+                raise self.script.pop(0)
+            return await real(transport, *args, **kwargs)
+
+        monkeypatch.setattr(Transport, "send", send)
+
+
+async def test_unreachable_endpoint_is_reported_after_three_quick_attempts(
+    refused_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused connection is retried twice, with real backoff, then raised: well under a
+    second rather than ten attempts and seconds of backoff."""
+    sends = CountingSends(monkeypatch)
+    async with aiosso.AsyncSSOClient("us-east-1", endpoint_url=refused_url) as client:
+        start = time.monotonic()
+        with pytest.raises(aiosso.EndpointConnectionError, match="Could not connect"):
+            await asyncio.wait_for(client.list_accounts(accessToken="token"), 3)
+        elapsed = time.monotonic() - start
+    assert sends.calls == 3
+    assert elapsed < 1.0
+
+
+@pytest.mark.parametrize("budget", [1, 5])
+async def test_unreachable_budget_is_configurable(
+    no_sleep: None, refused_url: str, monkeypatch: pytest.MonkeyPatch, budget: int
+) -> None:
+    """``unreachable_max_attempts`` sets how many refused attempts a call makes."""
+    sends = CountingSends(monkeypatch)
+    config = aiosso.ClientConfig(retries=RetryConfig(unreachable_max_attempts=budget))
+    async with aiosso.AsyncSSOClient(endpoint_url=refused_url, config=config) as client:
+        with pytest.raises(aiosso.EndpointConnectionError):
+            await client.list_accounts(accessToken="token")
+    assert sends.calls == budget
+
+
+async def test_other_connection_failures_keep_the_full_budget(
+    no_sleep: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connect timeouts, TLS failures and dropped connections are not counted against the
+    unreachable budget: with two refusals among them the call still succeeds."""
+    url = "http://127.0.0.1:1/assignment/accounts"
+    sends = CountingSends(
+        monkeypatch,
+        aiosso.ConnectTimeoutError(endpoint_url=url),
+        aiosso.EndpointConnectionError(endpoint_url=url),
+        aiosso.SSLError(endpoint_url=url, error="handshake failed"),
+        aiosso.ConnectionClosedError(endpoint_url=url),
+        aiosso.ConnectTimeoutError(endpoint_url=url),
+        aiosso.EndpointConnectionError(endpoint_url=url),
+        aiosso.ConnectionClosedError(endpoint_url=url),
+    )
+    async with PortalEmulator(accounts=2) as emu, _client(emu) as client:
+        page = await client.list_accounts(accessToken=emu.token)
+    assert len(page["accountList"]) == 2
+    assert page["ResponseMetadata"]["RetryAttempts"] == 7
+    assert sends.calls == 8
+
+
+async def test_refusals_count_across_other_failures(
+    no_sleep: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The third refusal of a call ends it, whatever failed in between."""
+    url = "http://127.0.0.1:1/assignment/accounts"
+    refused = aiosso.EndpointConnectionError(endpoint_url=url)
+    dropped = aiosso.ConnectionClosedError(endpoint_url=url)
+    sends = CountingSends(monkeypatch, refused, dropped, refused, dropped, refused, dropped)
+    async with PortalEmulator(accounts=2) as emu, _client(emu) as client:
+        with pytest.raises(aiosso.EndpointConnectionError):
+            await client.list_accounts(accessToken=emu.token)
+    assert sends.calls == 5
+
+
+def test_unreachable_budget_is_validated() -> None:
+    """``unreachable_max_attempts`` is an integer of at least 1."""
+    assert RetryConfig().unreachable_max_attempts == 3
+    for bad in (0, -1, True, 2.0, "3"):
+        with pytest.raises(ValueError, match="unreachable_max_attempts"):
+            RetryConfig(unreachable_max_attempts=bad)  # type: ignore[arg-type]

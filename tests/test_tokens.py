@@ -13,15 +13,23 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import attrs
 import botocore.session
 import pytest
 
 import aiosso
 from aiosso.awsconfig import SSOSession
 from aiosso.cli import main as cli_main
+from aiosso.login import login
 from aiosso.profiles import credentials_for_profile
-from aiosso.testing import PortalEmulator
-from aiosso.tokencache import SSOToken, SSOTokenCache, token_cache_key
+from aiosso.testing import OIDCSettings, PortalEmulator
+from aiosso.tokencache import (
+    ClientRegistration,
+    SSOToken,
+    SSOTokenCache,
+    registration_cache_key,
+    token_cache_key,
+)
 from aiosso.tokens import SSOTokenProvider
 
 START_URL = "https://d-1234567890.awsapps.com/start"
@@ -194,6 +202,72 @@ async def test_refresh_failure_keeps_a_still_valid_token(emu: PortalEmulator) ->
     async with SSOTokenProvider(SESSION) as provider:
         token = await provider.get_token()
     assert token.access_token == seeded.access_token
+
+
+def _save_registration(token: SSOToken) -> Path:
+    """The registration file a login on ``my-sso`` leaves beside the token (same client)."""
+    assert token.client_id
+    assert token.client_secret
+    assert token.registration_expires_at
+    key = registration_cache_key(
+        start_url=START_URL,
+        region="us-east-1",
+        scopes=["sso:account:access"],
+        session_name="my-sso",
+    )
+    registration = ClientRegistration(
+        client_id=token.client_id,
+        client_secret=token.client_secret,
+        expires_at=token.registration_expires_at,
+        scopes=("sso:account:access",),
+    )
+    SSOTokenCache().save_registration_sync(key, registration)
+    return SSOTokenCache().directory / f"{key}.json"
+
+
+async def test_refresh_rejecting_the_client_drops_the_registration(
+    emu: PortalEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refresh refused with InvalidClientException drops the cached registration (a still
+    valid token is kept); the next login registers again and works."""
+    seeded = seed_token(emu, remaining=300)
+    path = _save_registration(seeded)
+    assert seeded.client_id is not None
+    emu.expire_registration(seeded.client_id)
+    with caplog.at_level("WARNING", logger="aiosso.tokens"):
+        async with SSOTokenProvider(SESSION) as provider:
+            token = await provider.get_token()
+    assert token.access_token == seeded.access_token
+    assert not path.exists()
+    assert "rejected its client registration (InvalidClientException)" in caplog.text
+    assert str(seeded.client_secret) not in caplog.text
+
+    emu.oidc_settings = OIDCSettings(device_approval_after_polls=0, device_interval=0)
+    result = await login(
+        SESSION, use_device_code=True, open_browser=None, on_prompt=lambda m, u: None, force=True
+    )
+    assert emu.oidc_stats.registrations == 1  # seed_token's went around the counters
+    assert result.token.client_id != seeded.client_id
+
+
+async def test_expired_token_with_a_rejected_client_asks_to_log_in(emu: PortalEmulator) -> None:
+    """An expired token whose client the service rejects (InvalidClientMetadataException too)
+    raises 'log in again'; another session's or a newer registration is left alone."""
+    seeded = seed_token(emu, remaining=-60)
+    path = _save_registration(seeded)
+    emu.fail_next("CreateToken", status=400, code="InvalidClientMetadataException")
+    async with SSOTokenProvider(SESSION) as provider:
+        with pytest.raises(aiosso.UnauthorizedSSOTokenError, match="aiosso login"):
+            await provider.get_token()
+    assert not path.exists()
+
+    newer = attrs.evolve(seeded, client_id="another-client")
+    _save_registration(newer)
+    emu.fail_next("CreateToken", status=401, code="InvalidClientException")
+    async with SSOTokenProvider(SESSION) as provider:
+        with pytest.raises(aiosso.UnauthorizedSSOTokenError):
+            await provider.get_token()
+    assert json.loads(path.read_text())["clientId"] == "another-client"
 
 
 async def test_legacy_tokens_are_never_refreshed(emu: PortalEmulator) -> None:
