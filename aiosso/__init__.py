@@ -7,7 +7,6 @@ response dicts, exceptions and paginators, on one shared ``aiohttp`` session.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from aiosso._version import VERSION as __version__
 from aiosso.exceptions import (
@@ -61,7 +60,10 @@ from aiosso.exceptions import (
     UnsupportedGrantTypeException,
 )
 
+TYPE_CHECKING = False  # no runtime import of typing: a cache-hit credential-process loads this
 if TYPE_CHECKING:
+    from typing import Any
+
     from aiosso._fanout import AccountFailure, FanOutProgress
     from aiosso._retry import set_testing
     from aiosso.awsconfig import SSOProfile, SSOSession, load_config, resolve_sso_profile

@@ -7,13 +7,12 @@ messages on stderr that say what to do next, and never print a secret.
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Final, TextIO
+from typing import TYPE_CHECKING, Final, TextIO
 
-from aiosso._rolecreds import RoleCredentials
+from aiosso._credformat import render
 from aiosso.exceptions import (
     AioSSOError,
     CacheFileError,
@@ -27,6 +26,9 @@ from aiosso.exceptions import (
     UnauthorizedException,
     UnauthorizedSSOTokenError,
 )
+
+if TYPE_CHECKING:
+    from aiosso._rolecreds import RoleCredentials
 
 __all__ = [
     "EXIT_AUTH",
@@ -213,16 +215,7 @@ def run(
 
 def format_credentials(creds: RoleCredentials, fmt: str) -> str:
     """Credentials as ``env`` (export lines), ``json`` or ``credential-process`` text."""
-    if fmt == "env":
-        return "".join(
-            f"export {name}={shlex.quote(value)}\n" for name, value in creds.to_env().items()
-        )
-    if fmt == "env-no-export":
-        return "".join(f"{name}={shlex.quote(value)}\n" for name, value in creds.to_env().items())
-    document = creds.to_credential_process()
-    if fmt == "json":
-        document = {key: value for key, value in document.items() if key != "Version"}
-    return json.dumps(document, indent=2) + "\n"
+    return render(creds.to_credential_process(), creds.to_env(), fmt)
 
 
 async def export_credentials(args: argparse.Namespace, out: TextIO) -> int:

@@ -27,18 +27,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import re
 import stat
 import sys
-import tempfile
 import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiosso.exceptions import (
     CacheFileError,
@@ -48,12 +45,22 @@ from aiosso.exceptions import (
 
 __all__ = ["CacheFileError", "CacheLockTimeoutError", "CorruptCacheFileError", "JSONFileCache"]
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import asyncio
+    import logging
+    from typing import Any, TypeVar
 
-logger = logging.getLogger(__name__)
+    _T = TypeVar("_T")
 
-_T = TypeVar("_T")
+
+def _log() -> logging.Logger:
+    # logging (and tempfile, in write) are imported on first use: a cache hit of the command
+    # line reads a file here, and both cost more to import than the read itself.
+    import logging
+
+    return logging.getLogger(__name__)
+
 
 #: Files larger than this are not a cache entry (a token file is a few KiB).
 _MAX_FILE_BYTES = 1 << 20
@@ -260,7 +267,7 @@ class JSONFileCache:
                 path=str(self._dir),
             )
         if _POSIX and st.st_mode & stat.S_IWGRP and self._first_time(self._dir, st.st_mode):
-            logger.warning(
+            _log().warning(
                 "Cache directory %s is writable by its group (mode %04o): other members of "
                 "the group could plant or swap entries; it should be 0700: chmod 700 %s",
                 self._dir,
@@ -280,7 +287,7 @@ class JSONFileCache:
     def _warn_if_exposed(self, path: Path, mode: int) -> None:
         if not _POSIX or not mode & 0o077 or not self._first_time(path, mode):
             return
-        logger.warning(
+        _log().warning(
             "Cache file %s is accessible to other users (mode %04o); it should be 0600: "
             "chmod 600 %s",
             path,
@@ -329,6 +336,8 @@ class JSONFileCache:
         payload = json.dumps(data).encode("utf-8")
         self._check_directory(create=True)
         try:
+            import tempfile
+
             fd, temp = tempfile.mkstemp(dir=self._dir, prefix=f".{key}.", suffix=".tmp")
         except OSError as e:
             raise CacheFileError(

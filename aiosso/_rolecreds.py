@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import attrs
 
+from aiosso._credformat import credential_process_document, env_variables, iso
 from aiosso.exceptions import ResponseParserError
 
 __all__ = ["RoleCredentials"]
@@ -46,9 +47,7 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
 
-def _iso(value: datetime) -> str:
-    # Whole seconds, rounded down (conservative), as `aws configure export-credentials`.
-    return value.replace(microsecond=0).isoformat()
+_iso = iso  # the name the cache's warnings use
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -150,14 +149,13 @@ class RoleCredentials:
             "AccountId"}``, with ``Expiration`` in ISO 8601 as ``aws configure
             export-credentials`` writes it (``2030-03-17T17:46:40+00:00``).
         """
-        return {
-            "Version": 1,
-            "AccessKeyId": self.access_key_id,
-            "SecretAccessKey": str(self.secret_access_key),
-            "SessionToken": str(self.session_token),
-            "Expiration": _iso(self.expiration),
-            "AccountId": self.account_id,
-        }
+        return credential_process_document(
+            self.access_key_id,
+            self.secret_access_key,
+            self.session_token,
+            self.expiration,
+            self.account_id,
+        )
 
     def to_env(self) -> dict[str, str]:
         """The environment variables the AWS SDKs and CLI read.
@@ -166,12 +164,9 @@ class RoleCredentials:
             ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN`` and
             ``AWS_CREDENTIAL_EXPIRATION`` (ISO 8601), as plain strings.
         """
-        return {
-            "AWS_ACCESS_KEY_ID": self.access_key_id,
-            "AWS_SECRET_ACCESS_KEY": str(self.secret_access_key),
-            "AWS_SESSION_TOKEN": str(self.session_token),
-            "AWS_CREDENTIAL_EXPIRATION": _iso(self.expiration),
-        }
+        return env_variables(
+            self.access_key_id, self.secret_access_key, self.session_token, self.expiration
+        )
 
     def expires_in(self, now: float | None = None) -> float:
         """Seconds until expiration (negative once expired).

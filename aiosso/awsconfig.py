@@ -27,17 +27,26 @@ unless it is an SSO setting or ``region`` (both files may hold ``aws_secret_acce
 
 from __future__ import annotations
 
-import configparser
-import logging
 import os
-import shlex
-import stat
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TypeAlias
 
 import attrs
 
+from aiosso._configfiles import (
+    SESSION_KEYS,
+    config_file_path,
+    credentials_file_path,
+    merged_profiles,
+    parse_config_sections,
+    parse_registration_scopes,
+    profile_section,
+    read_files,
+    resolve_sso,
+    selected_profile_name,
+    split_sections,
+    string_values,
+)
 from aiosso.exceptions import (
     ConfigParseError,
     InvalidConfigError,
@@ -70,11 +79,6 @@ ConfigValue: TypeAlias = "str | Mapping[str, str]"
 #: One section: option name (lower-cased) to value.
 Section: TypeAlias = "Mapping[str, ConfigValue]"
 
-logger = logging.getLogger(__name__)
-
-_PROFILE_KEYS = ("sso_role_name", "sso_account_id")
-_SESSION_KEYS = ("sso_start_url", "sso_region")
-
 
 def _names_only(sections: Mapping[str, Section]) -> str:
     # A config file may hold aws_secret_access_key: reprs show section names only.
@@ -105,10 +109,7 @@ class AWSConfig:
         Raises:
             ProfileNotFound: there is no such profile.
         """
-        try:
-            return self.profiles[name]
-        except KeyError:
-            raise ProfileNotFound(profile=name) from None
+        return profile_section(self.profiles, name)
 
 
 @attrs.frozen(kw_only=True)
@@ -180,79 +181,6 @@ class SSOProfile:
 # -- parsing (pure) ------------------------------------------------------------------------
 
 
-def _describe_parse_error(error: configparser.Error) -> str:
-    # configparser's own messages quote whole lines; report positions only.
-    if isinstance(error, configparser.MissingSectionHeaderError):
-        return f"line {error.lineno}: a setting appears before any [section] header"
-    if isinstance(error, configparser.DuplicateSectionError):
-        return f"line {error.lineno}: section [{error.section}] appears twice"
-    if isinstance(error, configparser.DuplicateOptionError):
-        return f"line {error.lineno}: option {error.option!r} appears twice in [{error.section}]"
-    if isinstance(error, configparser.ParsingError):
-        lines = ", ".join(str(lineno) for lineno, _line in error.errors)
-        return f"line {lines}: not a 'key = value' setting"
-    return type(error).__name__
-
-
-def _parse_nested(value: str) -> dict[str, str]:
-    parsed: dict[str, str] = {}
-    for line in value.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        key, sep, sub = line.partition("=")
-        if not sep:
-            raise ValueError("an indented line in a sub-section is not a 'key = value' setting")
-        parsed[key.strip()] = sub.strip()
-    return parsed
-
-
-def parse_config_sections(
-    text: str, *, path: str = "<string>"
-) -> dict[str, dict[str, ConfigValue]]:
-    """Parse INI *text* into ``{section name: {option: value}}`` (botocore's raw parse).
-
-    Args:
-        text: the file's content.
-        path: used in error messages only.
-
-    Returns:
-        Every section in file order; a value that starts with a newline (an indented block
-        under ``key =``) becomes a ``dict`` of its ``sub = value`` lines.
-
-    Raises:
-        ConfigParseError: the text is not valid INI (the message gives line numbers).
-    """
-    parser = configparser.RawConfigParser()
-    try:
-        parser.read_string(text, source=path)
-    except configparser.Error as e:
-        raise ConfigParseError(path=path, reason=_describe_parse_error(e)) from None
-    sections: dict[str, dict[str, ConfigValue]] = {}
-    for name in parser.sections():
-        options: dict[str, ConfigValue] = {}
-        for option in parser.options(name):
-            raw = parser.get(name, option)
-            if raw.startswith("\n"):
-                try:
-                    options[option] = _parse_nested(raw)
-                except ValueError as e:
-                    reason = f"[{name}] {option}: {e}"
-                    raise ConfigParseError(path=path, reason=reason) from None
-            else:
-                options[option] = raw
-        sections[name] = options
-    return sections
-
-
-def _section_name(header: str) -> str | None:
-    try:
-        parts = shlex.split(header)
-    except ValueError:
-        return None
-    return parts[1] if len(parts) == 2 else None
-
-
 def parse_config(text: str, *, path: str | None = None) -> AWSConfig:
     """Parse config-file *text* into profiles and sso-sessions (botocore's profile map).
 
@@ -264,21 +192,7 @@ def parse_config(text: str, *, path: str | None = None) -> AWSConfig:
     Raises:
         ConfigParseError: the text is not valid INI.
     """
-    sections = parse_config_sections(text, path=path or "<string>")
-    profiles: dict[str, Section] = {}
-    sessions: dict[str, Section] = {}
-    for header, values in sections.items():
-        if header.startswith("profile"):
-            target: dict[str, Section] | None = profiles
-        elif header.startswith("sso-session"):
-            target = sessions
-        elif header == "default":
-            profiles["default"] = values
-            continue
-        else:
-            target = None
-        if target is not None and (name := _section_name(header)) is not None:
-            target[name] = values
+    profiles, sessions = split_sections(parse_config_sections(text, path=path or "<string>"))
     return AWSConfig(profiles=profiles, sso_sessions=sessions, path=path)
 
 
@@ -299,83 +213,11 @@ def merge_credentials(config: AWSConfig, text: str, *, path: str | None = None) 
     Raises:
         ConfigParseError: *text* is not valid INI.
     """
-    sections = parse_config_sections(text, path=path or "<string>")
-    profiles: dict[str, Section] = dict(config.profiles)
-    for name, values in sections.items():
-        profiles[name] = {**profiles.get(name, {}), **values}
+    profiles = merged_profiles(config.profiles, text, path=path)
     return attrs.evolve(config, profiles=profiles, credentials_path=path)
 
 
-def parse_registration_scopes(raw: str | None) -> tuple[str, ...]:
-    """Split ``sso_registration_scopes`` as the AWS CLI does: on commas, stripped, no blanks."""
-    if not raw:
-        return ()
-    return tuple(scope for part in raw.split(",") if (scope := part.strip()))
-
-
 # -- loading ------------------------------------------------------------------------------
-
-
-def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
-    return os.environ if environ is None else environ
-
-
-def config_file_path(environ: Mapping[str, str] | None = None) -> Path:
-    """``AWS_CONFIG_FILE`` (``~`` and ``$VARS`` expanded), else ``~/.aws/config``."""
-    raw = _env(environ).get("AWS_CONFIG_FILE") or os.path.join("~", ".aws", "config")
-    return Path(os.path.expanduser(os.path.expandvars(raw)))
-
-
-def selected_profile_name(environ: Mapping[str, str] | None = None) -> str:
-    """The profile to use: ``AWS_PROFILE``, else ``AWS_DEFAULT_PROFILE``, else ``default``.
-
-    An empty variable counts as unset.
-    """
-    env = _env(environ)
-    return env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
-
-
-def credentials_file_path(environ: Mapping[str, str] | None = None) -> Path | None:
-    """``AWS_SHARED_CREDENTIALS_FILE`` (``~`` and ``$VARS`` expanded), else
-    ``~/.aws/credentials``.
-
-    ``None`` when the variable is set but empty: botocore then reads no credentials file.
-    """
-    raw = _env(environ).get("AWS_SHARED_CREDENTIALS_FILE")
-    if raw is None:
-        raw = os.path.join("~", ".aws", "credentials")
-    elif not raw:
-        return None
-    return Path(os.path.expanduser(os.path.expandvars(raw)))
-
-
-def _decode(data: bytes, file: Path) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        reason = f"not UTF-8 (byte {e.start})"
-        raise ConfigParseError(path=str(file), reason=reason) from None
-
-
-def _read_credentials(file: Path) -> str | None:
-    """The credentials file's text, or ``None`` where botocore reads nothing: the file is
-    absent or not a regular file (``/dev/null``, a folder), or cannot be opened."""
-    try:
-        if not stat.S_ISREG(file.stat().st_mode):
-            return None
-        data = file.read_bytes()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as e:
-        # botocore skips it without a word (configparser.read ignores what it cannot open);
-        # the log says why its profiles and keys are not there.
-        logger.warning(
-            "Ignoring the shared credentials file %s: it cannot be read (%s)",
-            file,
-            e.strerror or type(e).__name__,
-        )
-        return None
-    return _decode(data, file)
 
 
 def load_config(
@@ -402,25 +244,10 @@ def load_config(
         ConfigParseError: the config file exists but cannot be read; either file is not UTF-8
             or not valid INI.
     """
-    file = config_file_path() if path is None else Path(path)
-    try:
-        data = file.read_bytes()
-    except FileNotFoundError:
-        config = AWSConfig(path=str(file))
-    except OSError as e:
-        reason = f"cannot be read ({e.strerror or type(e).__name__})"
-        raise ConfigParseError(path=str(file), reason=reason) from None
-    else:
-        config = parse_config(_decode(data, file), path=str(file))
-    if credentials_file is False:
-        return config
-    credentials = credentials_file_path() if credentials_file is True else Path(credentials_file)
-    if credentials is None:
-        return config
-    text = _read_credentials(credentials)
-    if text is None:
-        return config
-    return merge_credentials(config, text, path=str(credentials))
+    profiles, sessions, file, credentials = read_files(path, credentials_file=credentials_file)
+    return AWSConfig(
+        profiles=profiles, sso_sessions=sessions, path=file, credentials_path=credentials
+    )
 
 
 async def load_config_async(
@@ -437,20 +264,6 @@ async def load_config_async(
 # -- resolution ---------------------------------------------------------------------------
 
 
-def _string_values(owner: str, section: Section, keys: tuple[str, ...]) -> dict[str, str]:
-    """The *keys* that *section* sets to a non-empty string (sub-sections refused)."""
-    found: dict[str, str] = {}
-    for key in keys:
-        value = section.get(key)
-        if isinstance(value, Mapping):
-            raise InvalidConfigError(
-                error_msg=f"{owner} sets {key} as a sub-section; it must be a single value"
-            )
-        if value:
-            found[key] = value
-    return found
-
-
 def resolve_sso_session(config: AWSConfig, session_name: str) -> SSOSession:
     """The ``[sso-session NAME]`` section as an :class:`SSOSession` (for ``--sso-session``).
 
@@ -463,8 +276,8 @@ def resolve_sso_session(config: AWSConfig, session_name: str) -> SSOSession:
             error_msg=f'The specified sso-session does not exist: "{session_name}"'
         )
     owner = f'The sso-session "{session_name}"'
-    values = _string_values(owner, section, (*_SESSION_KEYS, "sso_registration_scopes"))
-    missing = [key for key in _SESSION_KEYS if key not in values]
+    values = string_values(owner, section, (*SESSION_KEYS, "sso_registration_scopes"))
+    missing = [key for key in SESSION_KEYS if key not in values]
     if missing:
         raise InvalidConfigError(
             error_msg=f"{owner} is missing required configuration: {', '.join(missing)}"
@@ -495,7 +308,7 @@ def resolve_profile_session(config: AWSConfig, profile_name: str | None = None) 
     name = profile_name or selected_profile_name()
     section = config.profile(name)
     owner = f'The profile "{name}"'
-    session_name = _string_values(owner, section, ("sso_session",)).get("sso_session")
+    session_name = string_values(owner, section, ("sso_session",)).get("sso_session")
     if session_name is not None:
         session = config.sso_sessions.get(session_name)
         if session is None:
@@ -505,8 +318,8 @@ def resolve_profile_session(config: AWSConfig, profile_name: str | None = None) 
                     f'"{session_name}" sso_session configuration does not exist.'
                 )
             )
-        values = _string_values(f'The sso-session "{session_name}"', session, _SESSION_KEYS)
-        missing = [key for key in _SESSION_KEYS if key not in values]
+        values = string_values(f'The sso-session "{session_name}"', session, SESSION_KEYS)
+        missing = [key for key in SESSION_KEYS if key not in values]
         if missing:
             raise InvalidConfigError(
                 error_msg=(
@@ -515,13 +328,13 @@ def resolve_profile_session(config: AWSConfig, profile_name: str | None = None) 
                 )
             )
         return resolve_sso_session(config, session_name)
-    values = _string_values(owner, section, _SESSION_KEYS)
+    values = string_values(owner, section, SESSION_KEYS)
     if not values:
         raise InvalidConfigError(
             error_msg=f"{owner} is not configured for SSO: it sets neither sso_session nor "
             "sso_start_url"
         )
-    missing = [key for key in _SESSION_KEYS if key not in values]
+    missing = [key for key in SESSION_KEYS if key not in values]
     if missing:
         raise InvalidConfigError(
             error_msg=(
@@ -532,17 +345,6 @@ def resolve_profile_session(config: AWSConfig, profile_name: str | None = None) 
     return SSOSession(
         session_name=None, start_url=values["sso_start_url"], sso_region=values["sso_region"]
     )
-
-
-def _inconsistent(key: str, in_profile: ConfigValue, in_session: ConfigValue) -> str:
-    # botocore's message; values shown only for SSO settings and region: the profile may
-    # come from the credentials file, where keys hold secrets.
-    if key.startswith("sso_") or key == "region":
-        return (
-            f"The value for {key} is inconsistent between profile ({in_profile}) and "
-            f"sso-session ({in_session})."
-        )
-    return f"The value for {key} is inconsistent between profile and sso-session."
 
 
 def resolve_sso_profile(config: AWSConfig, profile_name: str | None = None) -> SSOProfile:
@@ -564,52 +366,17 @@ def resolve_sso_profile(config: AWSConfig, profile_name: str | None = None) -> S
             unless K is an ``sso_*`` setting or ``region``); ``The profile "X" is configured
             to use SSO but is missing required configuration: k1, k2``.
     """
-    name = profile_name or selected_profile_name()
-    section = config.profile(name)
-    owner = f'The profile "{name}"'
-    if all(key not in section for key in _PROFILE_KEYS):
-        raise InvalidConfigError(
-            error_msg=f"{owner} is not configured for SSO: it sets neither sso_account_id "
-            "nor sso_role_name"
-        )
-    merged: dict[str, ConfigValue] = dict(section)
-    session_name = _string_values(owner, section, ("sso_session",)).get("sso_session")
-    scopes: tuple[str, ...] = ()
-    if session_name is not None:
-        session = config.sso_sessions.get(session_name)
-        if session is None:
-            raise InvalidConfigError(
-                error_msg=f'The specified sso-session does not exist: "{session_name}"'
-            )
-        for key, value in session.items():
-            if merged.get(key, value) != value:
-                raise InvalidConfigError(error_msg=_inconsistent(key, merged[key], value))
-            merged[key] = value
-        raw_scopes = _string_values(
-            f'The sso-session "{session_name}"', session, ("sso_registration_scopes",)
-        )
-        scopes = parse_registration_scopes(raw_scopes.get("sso_registration_scopes"))
-    required = (*_PROFILE_KEYS, *_SESSION_KEYS)
-    values = _string_values(owner, merged, required)
-    missing = [key for key in required if key not in values]
-    if missing:
-        raise InvalidConfigError(
-            error_msg=(
-                f"{owner} is configured to use SSO but is missing required configuration: "
-                f"{', '.join(missing)}"
-            )
-        )
-    extras = _string_values(owner, section, ("region", "credential_process"))
+    values = resolve_sso(config.profiles, config.sso_sessions, profile_name)
     return SSOProfile(
-        profile_name=name,
+        profile_name=values["profile_name"],
         session=SSOSession(
-            session_name=session_name,
-            start_url=values["sso_start_url"],
+            session_name=values["session_name"],
+            start_url=values["start_url"],
             sso_region=values["sso_region"],
-            registration_scopes=scopes,
+            registration_scopes=values["registration_scopes"],
         ),
-        account_id=values["sso_account_id"],
-        role_name=values["sso_role_name"],
-        region=extras.get("region"),
-        credential_process=extras.get("credential_process"),
+        account_id=values["account_id"],
+        role_name=values["role_name"],
+        region=values["region"],
+        credential_process=values["credential_process"],
     )

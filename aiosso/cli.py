@@ -31,9 +31,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import TextIO
 
 from aiosso._version import VERSION
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 __all__ = ["main"]
 
@@ -293,19 +296,15 @@ def _answer_from_cache(args: argparse.Namespace) -> bool:
     """Print the profile's credentials if the AWS CLI's cache holds usable ones.
 
     The common case of ``credential_process``, run by every AWS SDK again and again: no event
-    loop, no aiohttp. Anything else (a miss, an error) goes the full way, which reports it.
+    loop, no aiohttp, no attrs (see :mod:`aiosso._quick`). Anything else (a miss, an error)
+    goes the full way, which reports it.
     """
-    from aiosso._commands import format_credentials
-    from aiosso.exceptions import AioSSOError
-    from aiosso.profiles import cached_credentials_for_profile
+    from aiosso._quick import cached_output
 
-    try:
-        creds = cached_credentials_for_profile(args.profile)
-    except AioSSOError:
+    output = cached_output(args.profile, args.format)
+    if output is None:
         return False
-    if creds is None:
-        return False
-    sys.stdout.write(format_credentials(creds, args.format))
+    sys.stdout.write(output)
     sys.stdout.flush()
     return True
 

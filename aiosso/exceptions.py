@@ -57,7 +57,9 @@ Messages never contain access tokens, secret keys or session tokens.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "AccessDeniedException",

@@ -17,6 +17,7 @@ import os
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Final
 
+from aiosso import _quick
 from aiosso._rolecreds import RoleCredentials
 from aiosso.awsconfig import SSOProfile, load_config, load_config_async, resolve_sso_profile
 from aiosso.exceptions import UnauthorizedException, UnauthorizedSSOTokenError
@@ -37,7 +38,7 @@ __all__ = [
 
 log = logging.getLogger("aiosso.profiles")
 
-EXPIRY_WINDOW: Final = 15 * 60.0  # botocore's CachedCredentialFetcher window
+EXPIRY_WINDOW: Final = _quick.EXPIRY_WINDOW  # botocore's CachedCredentialFetcher window
 
 
 async def credentials_for_profile(

@@ -1,6 +1,6 @@
 """A cache-hit ``aiosso credential-process`` / ``aiosso export`` stays light (issue 16): it is
-answered from ``~/.aws/cli/cache`` without importing asyncio or aiohttp, checked in a fresh
-interpreter; a miss still takes the full path and fetches."""
+answered from ``~/.aws/cli/cache`` without importing asyncio, aiohttp, attrs or logging, checked
+in a fresh interpreter; a miss still takes the full path and fetches."""
 
 from __future__ import annotations
 
@@ -43,8 +43,16 @@ CACHED = CachedRoleCredentials(
     expiration=datetime(2099, 1, 1, tzinfo=timezone.utc),
     account_id=ACCOUNT,
 )
-#: What a cache hit must not import: the event loop, the HTTP stack, the client, the fan-out.
-HEAVY = ("asyncio", "aiohttp", "aiosso.client", "aiosso._fanout", "aiosso._demo")
+#: What a cache hit must not import: the event loop, the HTTP stack, attrs, logging, the client.
+HEAVY = (
+    "asyncio",
+    "aiohttp",
+    "attrs",
+    "logging",
+    "aiosso.client",
+    "aiosso._fanout",
+    "aiosso._demo",
+)
 
 #: Runs ``aiosso.cli.main(argv)`` in a fresh interpreter, then reports what got imported.
 _CHILD = """
@@ -144,7 +152,7 @@ def _expect_cached(fmt: str, out: str) -> None:
 async def test_cache_hit_prints_cached_credentials_without_asyncio_or_aiohttp(
     config: Path, tmp_path: Path, argv: tuple[str, ...], fmt: str
 ) -> None:
-    """A hit prints the cached credentials with neither asyncio nor aiohttp imported."""
+    """A hit prints the cached credentials with none of the heavy modules imported."""
     RoleCredentialCache().save_sync(CACHE_KEY, CACHED)
     result = await run_cli(tmp_path, *argv, endpoint="http://127.0.0.1:9")  # never contacted
     assert result["code"] == 0
