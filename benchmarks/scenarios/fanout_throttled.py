@@ -223,9 +223,12 @@ async def _measure(p: dict[str, Any]) -> dict[str, Any]:
         wall = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_s": wall, "cpu_s": cpu, **tally_fields(tally)}
+
+
+def tally_fields(tally: _Tally) -> dict[str, Any]:
+    """What a fan-out child reports of its tally (JSON-able)."""
     return {
-        "wall_s": wall,
-        "cpu_s": cpu,
         "roles_found": len(tally.pairs),
         "duplicates": tally.yielded - len(tally.pairs),
         "accounts_listed": tally.accounts_listed,

@@ -58,6 +58,7 @@ from benchmarks.scenarios.fanout_throttled import (
     Org,
     _helper_fanout,
     _Tally,
+    tally_fields,
     throttled_emulator,
 )
 from benchmarks.scenarios.singleflight import _pairs, _percentile
@@ -229,17 +230,7 @@ async def _fanout(p: dict[str, Any]) -> dict[str, Any]:
             await _helper_fanout(client, p["token"], tally)
             end = time.time()
             cpu = _cpu() - cpu0
-    return {
-        "start": start,
-        "end": end,
-        "cpu_s": cpu,
-        "roles_found": len(tally.pairs),
-        "duplicates": tally.yielded - len(tally.pairs),
-        "accounts_listed": tally.accounts_listed,
-        "accounts_failed": len(tally.failed_accounts),
-        "errors": dict(tally.errors),
-        "listing_error": tally.listing_error,
-    }
+    return {"start": start, "end": end, "cpu_s": cpu, **tally_fields(tally)}
 
 
 def child(params: dict[str, Any]) -> dict[str, Any]:
