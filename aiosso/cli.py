@@ -115,6 +115,30 @@ def _add_everyday_commands(commands: argparse._SubParsersAction[argparse.Argumen
         help="seconds to wait for the approval (default 600)",
     )
 
+    from aiosso._cli_broker import add_exec_arguments, add_serve_arguments
+
+    add_exec_arguments(
+        commands.add_parser(
+            "exec",
+            help="run a command with a profile's credentials, refreshed for as long as it runs",
+            description="Run CMD with a local credential endpoint for the profile "
+            "(AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN), from "
+            "which every AWS SDK fetches the role's credentials and fresh ones before they "
+            "expire, however long CMD runs. With --env, plain variables instead (they expire "
+            "with the credentials, as `aiosso export` gives them). Signals go to CMD; the exit "
+            "code is CMD's. Usage: aiosso exec --profile NAME [--env] [--] CMD [ARGS...]",
+        )
+    )
+    add_serve_arguments(
+        commands.add_parser(
+            "serve",
+            help="serve profiles' credentials to local processes and containers",
+            description="Serve the credentials of each --profile at /credentials/NAME on "
+            "127.0.0.1, in the format the AWS SDKs' container provider reads, until "
+            "interrupted; print the variables to export.",
+        )
+    )
+
     logout = commands.add_parser(
         "logout",
         help="end an SSO session and remove its cached token and role credentials",
@@ -312,7 +336,7 @@ def _answer_from_cache(args: argparse.Namespace) -> bool:
 def _everyday_command(
     args: argparse.Namespace,
 ) -> Callable[[argparse.Namespace, TextIO, TextIO], Coroutine[None, None, int]] | None:
-    from aiosso import _cli_accounts, _cli_login
+    from aiosso import _cli_accounts, _cli_broker, _cli_login
 
     if args.command == "config":
         return _cli_accounts.config_generate_command if args.config_command else None
@@ -322,6 +346,8 @@ def _everyday_command(
         "accounts": _cli_accounts.accounts_command,
         "roles": _cli_accounts.roles_command,
         "credentials": _cli_accounts.credentials_command,
+        "exec": _cli_broker.exec_command,
+        "serve": _cli_broker.serve_command,
     }.get(args.command)
 
 

@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeAlias
 
 import attrs
 
@@ -36,6 +36,8 @@ __all__ = [
     "RoleCredentials",
     "RoleCredentialsSource",
     "SharedScope",
+    "TokenProvider",
+    "TokenSource",
 ]
 
 log = logging.getLogger("aiosso.credentials")
@@ -61,6 +63,20 @@ class CredentialStore(Protocol):
 
     def scope(self, access_token: str) -> SharedScope:
         """The shared credentials of one access token."""
+
+
+class TokenProvider(Protocol):
+    """Anything with ``await get_token()`` giving an object with ``access_token``:
+    :class:`~aiosso.SSOTokenProvider`."""
+
+    def get_token(self) -> Awaitable[Any]:
+        """The current token."""
+
+
+TokenSource: TypeAlias = "TokenProvider | Callable[[], Awaitable[str]]"
+"""What ``CredentialCache(token_source=...)`` takes: an :class:`~aiosso.SSOTokenProvider` (or
+anything with its ``get_token()``), or an async callable returning the current access
+token."""
 
 
 class RoleCredentialsSource(Protocol):
@@ -148,6 +164,11 @@ class CredentialCache:
             ``get_role_credentials``).
         accessToken: the SSO access token sent with every fetch; it appears in no repr,
             log line or message of the cache.
+        token_source: instead of ``accessToken``, where each fetch takes the current token:
+            an :class:`~aiosso.SSOTokenProvider` (which refreshes the session's token as it
+            nears expiry) or an async callable returning the token. A cache that serves for
+            hours thus outlives any one token; a token source that fails (the session can no
+            longer be refreshed: log in) fails the fetch, and the next ``get()`` asks it again.
         refresh_margin: seconds before expiry from which credentials are refreshed
             (default 900, botocore's advisory window).
         mandatory_margin: seconds before expiry from which cached credentials are no longer
@@ -163,6 +184,7 @@ class CredentialCache:
     Raises:
         ValueError: ``max_entries < 1``, a negative margin or interval, or
             ``mandatory_margin > refresh_margin``.
+        TypeError: neither or both of ``accessToken`` and ``token_source``.
     """
 
     # Theory of operation (single-flight)
@@ -185,14 +207,17 @@ class CredentialCache:
         self,
         client: RoleCredentialsSource,
         *,
-        accessToken: str,  # camelCase, as the client's keyword arguments
+        accessToken: str | None = None,  # camelCase, as the client's keyword arguments
         refresh_margin: float = 900.0,
         mandatory_margin: float = 600.0,
         refresh_retry_interval: float = 60.0,
         max_entries: int = 1024,
         clock: Callable[[], float] = time.time,
         store: CredentialStore | None = None,
+        token_source: TokenSource | None = None,
     ) -> None:
+        if (accessToken is None) == (token_source is None):
+            raise TypeError("CredentialCache takes accessToken or token_source (one of them)")
         if max_entries < 1:
             raise ValueError("max_entries must be >= 1")
         if mandatory_margin < 0 or refresh_retry_interval < 0:
@@ -201,7 +226,9 @@ class CredentialCache:
             raise ValueError("mandatory_margin must not exceed refresh_margin")
         self._client = client
         self._token = accessToken
-        self._shared = None if store is None else store.scope(accessToken)
+        self._token_source = token_source
+        self._shared_store = store
+        self._scopes: dict[str, SharedScope] = {}  # the store's, per token
         self._shared_counts = dict.fromkeys(("hit", "waited", "fetched", "takeover", "fallback"), 0)
         self._refresh_margin = refresh_margin
         self._mandatory_margin = mandatory_margin
@@ -437,9 +464,32 @@ class CredentialCache:
     def _owns(self, key: _Key) -> bool:
         return self._flights.get(key) is asyncio.current_task()
 
-    async def _request(self, account_id: str, role_name: str) -> tuple[RoleCredentials, float]:
+    async def _current_token(self) -> str:
+        if self._token is not None:
+            return self._token
+        source = self._token_source
+        get_token = getattr(source, "get_token", None)
+        if get_token is not None:
+            return str((await get_token()).access_token)
+        assert callable(source)
+        return str(await source())
+
+    def _scope(self, token: str) -> SharedScope | None:
+        store = self._shared_store
+        if store is None:
+            return None
+        scope = self._scopes.get(token)
+        if scope is None:
+            if len(self._scopes) >= 4:  # old tokens' scopes: a token lives about an hour
+                self._scopes.clear()
+            scope = self._scopes[token] = store.scope(token)
+        return scope
+
+    async def _request(
+        self, account_id: str, role_name: str, token: str
+    ) -> tuple[RoleCredentials, float]:
         response = await self._client.get_role_credentials(
-            roleName=role_name, accountId=account_id, accessToken=self._token
+            roleName=role_name, accountId=account_id, accessToken=token
         )
         credentials = RoleCredentials.from_response(
             response, account_id=account_id, role_name=role_name
@@ -460,13 +510,15 @@ class CredentialCache:
     async def _fetch(self, key: _Key, previous: _Slot | None) -> RoleCredentials:
         account_id, role_name = key
         try:
-            if self._shared is None:
-                credentials, fetched_at = await self._request(account_id, role_name)
+            token = await self._current_token()
+            shared = self._scope(token)
+            if shared is None:
+                credentials, fetched_at = await self._request(account_id, role_name, token)
             else:
-                credentials, fetched_at, how = await self._shared.fetch(
+                credentials, fetched_at, how = await shared.fetch(
                     account_id,
                     role_name,
-                    functools.partial(self._request, account_id, role_name),
+                    functools.partial(self._request, account_id, role_name, token),
                     self._usable,
                     self._keep_for,
                 )
