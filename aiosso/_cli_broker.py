@@ -102,18 +102,41 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# A default profile with any of these gets credentials of its own, before the endpoint.
+_CREDENTIAL_KEYS = (
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "credential_process",
+    "role_arn",
+    "web_identity_token_file",
+    "sso_session",
+    "sso_start_url",
+    "sso_account_id",
+)
+
+
+def shadowing_default(profiles: Mapping[str, Mapping[str, object]]) -> bool:
+    """Whether the ``default`` profile (config and credentials files merged) holds credentials
+    of its own, which the SDKs' chain takes before the container endpoint."""
+    default = profiles.get("default", {})
+    return any(key in default for key in _CREDENTIAL_KEYS)
+
+
 @contextlib.asynccontextmanager
 async def _sources(
     names: Sequence[str], *, store: RedisStore | None = None
-) -> AsyncIterator[tuple[dict[str, CredentialSource], dict[str, SSOProfile]]]:
-    """Each profile's credential source, and its resolved profile: one client per SSO region
-    and one cache per SSO session, every fetch taking the session's current token."""
+) -> AsyncIterator[tuple[dict[str, CredentialSource], dict[str, SSOProfile], bool]]:
+    """Each profile's credential source, its resolved profile, and whether the default
+    profile shadows an endpoint (:func:`shadowing_default`): one client per SSO region and one
+    cache per SSO session, every fetch taking the session's current token."""
     from aiosso.client import AsyncSSOClient
     from aiosso.credentials import CredentialCache
     from aiosso.tokens import SSOTokenProvider
 
     config = await load_config_async()
     profiles = {name: resolve_sso_profile(config, name) for name in names}
+    shadowed = shadowing_default(config.profiles)
     async with contextlib.AsyncExitStack() as stack:
         clients: dict[str, AsyncSSOClient] = {}
         caches: dict[object, CredentialCache] = {}
@@ -137,7 +160,7 @@ async def _sources(
                     )
                 )
             sources[name] = functools.partial(cache.get, profile.account_id, profile.role_name)
-        yield sources, profiles
+        yield sources, profiles, shadowed
 
 
 def child_environment(
@@ -192,10 +215,15 @@ async def exec_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
         command = command[1:]
     if not command:
         raise UsageError(error_msg="aiosso exec: give the command to run after the options")
-    async with _sources([args.profile]) as (sources, profiles):
+    async with _sources([args.profile]) as (sources, profiles, shadowed):
         source = sources[args.profile]
         region = profiles[args.profile].region
         credentials = await source()  # fail now (log in?) rather than in the command
+        if shadowed and not args.env:
+            err.write(
+                "aiosso exec: WARNING: the [default] profile has credentials of its own; AWS "
+                "SDKs use them before the endpoint\n"
+            )
         if args.env:
             env = child_environment(os.environ, credentials.to_env(), region)
             return await _run_child(command, env, err)
@@ -253,7 +281,7 @@ async def serve_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
 
         store = RedisStore.from_url(args.cache, namespace="aiosso-serve")
     try:
-        async with _sources(names, store=store) as (sources, _):
+        async with _sources(names, store=store) as (sources, _, _shadowed):
             for name in names:  # fail now (log in?) rather than at the first request
                 await sources[name]()
             server = CredentialServer(
