@@ -204,8 +204,32 @@ async def _run_child(command: Sequence[str], env: Mapping[str, str], err: TextIO
 
 
 def _forward(process: asyncio.subprocess.Process, sig: int) -> None:
+    if sig == signal.SIGINT and _terminal_delivers(process.pid):
+        return
     with contextlib.suppress(ProcessLookupError):
         process.send_signal(sig)
+
+
+def _terminal_delivers(pid: int) -> bool:
+    """Whether a SIGINT we got most likely came from our terminal and reached *pid* too.
+
+    Ctrl-C signals the terminal's whole foreground process group, the child included; a
+    second, forwarded SIGINT would mean "stop now" to many tools (terraform among them). So
+    while we lead the foreground of our terminal and the child shares our group, SIGINT is not
+    forwarded; ``kill -INT`` from elsewhere at such a time reaches only us (as with ``sudo``).
+    """
+    try:
+        if os.getpgid(pid) != os.getpgrp():
+            return False
+        tty = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:
+        return False
+    try:
+        return os.tcgetpgrp(tty) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(tty)
 
 
 async def exec_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -305,7 +329,13 @@ def _announce(
     server: CredentialServer, names: Sequence[str], token_file: str | None, out: TextIO
 ) -> None:
     if token_file:
-        _write_token(token_file, server.token)
+        try:
+            _write_token(token_file, server.token)
+        except OSError as exc:
+            raise UsageError(
+                error_msg=f"aiosso serve: cannot write the token file {token_file}: "
+                f"{exc.strerror or exc}"
+            ) from None
         token_line = f"export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={shlex.quote(token_file)}"
     else:
         token_line = f"export AWS_CONTAINER_AUTHORIZATION_TOKEN={shlex.quote(server.token)}"
@@ -313,7 +343,11 @@ def _announce(
     for index, name in enumerate(names):
         uri = f"export AWS_CONTAINER_CREDENTIALS_FULL_URI={shlex.quote(server.url(name))}"
         # The first profile's line is live; another's replaces it where that one is wanted.
-        lines.append(f"{uri}  # profile {name}" if index == 0 else f"# {uri}  # profile {name}")
+        # Comments stand on their own lines, so each export line is plain NAME=value.
+        if index == 0:
+            lines += [f"# profile {name}", uri]
+        else:
+            lines += [f"# profile {name}, in place of the line above:", f"# {uri}"]
     out.write("\n".join(lines) + "\n")
     out.flush()
 

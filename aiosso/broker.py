@@ -10,7 +10,7 @@ The wire format::
 
     GET /credentials/<profile>             Authorization: <token>
     200 {"AccessKeyId", "SecretAccessKey", "Token", "Expiration": "…Z", "AccountId"}
-    401/404/405/500/502/503 {"code", "message"}
+    400/401/404/405/500/502/503 {"code", "message"}
 
 Security:
 
@@ -19,9 +19,10 @@ Security:
 * The token is 32 random bytes (``secrets``), compared in constant time. A missing or wrong
   token gets ``401`` and nothing else, whatever the method or path.
 * No access log (the log would name profiles and clients), no traceback in a reply, no secret
-  in a message. Request heads are bounded by aiohttp's limits (8 KiB a line), a request
-  body is never read, and a client that has not sent a whole request within
-  :data:`CLIENT_TIMEOUT` seconds is disconnected.
+  in a message, aiohttp's own error logs included (their details are withheld). Request
+  heads are bounded by aiohttp's limits (8 KiB a line), a request with a body is refused
+  unread, and a client that has not sent a whole request within :data:`CLIENT_TIMEOUT`
+  seconds is disconnected.
 * An SSO session that can no longer be refreshed answers ``503`` with
   ``{"code": "SSOSessionExpired", "message": "... run aiosso login ..."}``; the server keeps
   running, and answers again as soon as a new login wrote a token.
@@ -41,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, unquote
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from aiosso._rolecreds import RoleCredentials
 from aiosso.exceptions import (
@@ -88,6 +90,25 @@ def credentials_document(credentials: RoleCredentials) -> dict[str, str]:
 
 def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"code": code, "message": message}, status=status)
+
+
+class _Withheld(logging.Filter):
+    """aiohttp's server logs a malformed request with an error that quotes the offending
+    line, which may be the ``Authorization`` header: keep the error's type, drop the rest."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None:
+            record.msg = f"{record.msg} ({type(exc).__name__}; details withheld)"
+            if isinstance(exc, HttpProcessingError):  # the client's fault, not ours
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = record.exc_text = None
+        record.stack_info = None
+        return True
+
+
+_http_log = logging.getLogger("aiosso.broker.http")
+_http_log.addFilter(_Withheld())
 
 
 def _is_loopback(host: str) -> bool:
@@ -167,7 +188,12 @@ class CredentialServer:
     async def start(self) -> None:
         """Listen (then :attr:`port` is the port)."""
         runner = web.ServerRunner(
-            web.Server(self._handle, access_log=None, keepalive_timeout=CLIENT_TIMEOUT),
+            web.Server(
+                self._handle,
+                access_log=None,
+                logger=_http_log,
+                keepalive_timeout=CLIENT_TIMEOUT,
+            ),
             handle_signals=False,
             shutdown_timeout=1.0,
         )
@@ -213,6 +239,10 @@ class CredentialServer:
             return _error(401, "Unauthorized", "Unauthorized.")
         if request.method != "GET":
             return _error(405, "MethodNotAllowed", "Only GET is served.")
+        if request.body_exists:  # no SDK sends one; it is never read, and never answered
+            refused = _error(400, "BadRequest", "A credentials request has no body.")
+            refused.force_close()
+            return refused
         path = request.rel_url.raw_path  # still percent-encoded: decoded once, here
         name = unquote(path[len(_PREFIX) :]) if path.startswith(_PREFIX) else ""
         source = self._sources.get(name)

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -298,6 +298,77 @@ def _parse_banner_line(line: str, found: dict[str, str]) -> None:
 
 
 @contextlib.contextmanager
+def announcing_process(
+    argv: Sequence[str],
+    *,
+    what: str,
+    wanted: Sequence[str],
+    parse: Callable[[str, dict[str, str]], None],
+    cwd: Path,
+    env: dict[str, str],
+    startup_timeout: float = 30.0,
+    stdin_pipe: bool = False,
+) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, str]]]:
+    """Start *argv*; read its stdout lines through *parse* until every *wanted* key is found.
+
+    Yields the process and the keys found; on exit stops it (its stdin closed when
+    *stdin_pipe*, for servers that exit at its end; then SIGTERM, then SIGKILL after 5 s)
+    and raises :class:`ChildError` if it had died while in use.
+
+    Raises:
+        ChildError: it exited or announced nothing within *startup_timeout* (its stderr tail
+            included), or died while in use.
+    """
+    with tempfile.TemporaryFile() as errfile:
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=errfile,
+            bufsize=0,  # unbuffered: select() below must see every byte not yet read
+        )
+
+        def stderr_tail() -> str:
+            errfile.seek(0)
+            return errfile.read().decode(errors="replace")[-800:]
+
+        try:
+            assert proc.stdout is not None
+            deadline = time.monotonic() + startup_timeout
+            found: dict[str, str] = {}
+            while not all(key in found for key in wanted):
+                remaining = deadline - time.monotonic()
+                ready, _, _ = select.select([proc.stdout], [], [], max(0.0, remaining))
+                if not ready:
+                    raise ChildError(
+                        f"{what} announced nothing within {startup_timeout}s: {stderr_tail()}"
+                    )
+                raw = proc.stdout.readline()
+                if not raw:
+                    proc.wait(timeout=5)
+                    raise ChildError(f"{what} exited {proc.returncode}: {stderr_tail()}")
+                parse(raw.decode(errors="replace"), found)
+            yield proc, found
+            if proc.poll() is not None:
+                raise ChildError(f"{what} exited {proc.returncode} while in use: {stderr_tail()}")
+        finally:
+            if proc.stdin is not None:
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=5)
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+@contextlib.contextmanager
 def server(
     kind: str,
     accounts: int,
@@ -316,52 +387,18 @@ def server(
     Yields:
         A :class:`ServerHandle`.
     """
-    with tempfile.TemporaryFile() as errfile:
-        proc = subprocess.Popen(
-            [*_server_command(kind, accounts), *extra_args],
-            cwd=REPO_ROOT,
-            env=child_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=errfile,
-            bufsize=0,  # unbuffered: select() below must see every byte not yet read
-        )
-
-        def stderr_tail() -> str:
-            errfile.seek(0)
-            return errfile.read().decode(errors="replace")[-800:]
-
-        try:
-            assert proc.stdout is not None
-            deadline = time.monotonic() + startup_timeout
-            found: dict[str, str] = {}
-            while not ("url" in found and "token" in found):
-                remaining = deadline - time.monotonic()
-                ready, _, _ = select.select([proc.stdout], [], [], max(0.0, remaining))
-                if not ready:
-                    raise ChildError(
-                        f"{kind} server printed no url/token within {startup_timeout}s"
-                    )
-                raw = proc.stdout.readline()
-                if not raw:
-                    proc.wait(timeout=5)
-                    raise ChildError(f"{kind} server exited {proc.returncode}: {stderr_tail()}")
-                _parse_banner_line(raw.decode(errors="replace"), found)
-            url, token = found["url"].rstrip("/"), found["token"]
-            yield ServerHandle(url=url, token=token, kind=kind, proc=proc)
-        finally:
-            if proc.stdin is not None:
-                with contextlib.suppress(OSError):
-                    proc.stdin.close()
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=5)
-            if proc.stdout is not None:
-                proc.stdout.close()
+    with announcing_process(
+        [*_server_command(kind, accounts), *extra_args],
+        what=f"{kind} server",
+        wanted=("url", "token"),
+        parse=_parse_banner_line,
+        cwd=REPO_ROOT,
+        env=child_env(),
+        startup_timeout=startup_timeout,
+        stdin_pipe=True,
+    ) as (proc, found):
+        url, token = found["url"].rstrip("/"), found["token"]
+        yield ServerHandle(url=url, token=token, kind=kind, proc=proc)
 
 
 def redis_server_binary() -> str | None:
