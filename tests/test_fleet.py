@@ -954,7 +954,8 @@ async def test_close_while_waiting(
     inspector: aioredis.Redis,
 ) -> None:
     """Closing a cache waiting on another process: ClientClosedError, unsubscribed, owner spared."""
-    emu.faults = Faults(latency=0.3, operations=CREDENTIALS)
+    # The owner's fetch outlasts the waiters' subscribing and close(), even on a loaded machine.
+    emu.faults = Faults(latency=1.5, operations=CREDENTIALS)
     pair = pairs[0]
     channel = key_of(new_store(), emu.token, "n", pair)
     async with CredentialCache(sso, accessToken=emu.token, store=new_store()) as owner:
