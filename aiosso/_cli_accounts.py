@@ -115,7 +115,11 @@ def session_target(args: argparse.Namespace) -> str:
     """The options that name the session again, for advice messages."""
     from aiosso._commands import login_target
 
-    return login_target(getattr(args, "profile", None), getattr(args, "sso_session", None))
+    profile = getattr(args, "profile", None)
+    profiles = set(getattr(args, "profiles", None) or ())  # serve's repeatable --profile
+    if profile is None and len(profiles) == 1:
+        profile = profiles.pop()
+    return login_target(profile, getattr(args, "sso_session", None))
 
 
 async def resolve_session(

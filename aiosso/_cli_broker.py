@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, TextIO
 from aiosso._commands import UsageError
 from aiosso.awsconfig import SSOProfile, load_config_async, resolve_sso_profile
 from aiosso.broker import CredentialServer, CredentialSource
+from aiosso.broker import _is_loopback as _is_loopback_host
+from aiosso.exceptions import AioSSOError
 
 if TYPE_CHECKING:
     from aiosso.credentials import CredentialCache
@@ -238,7 +240,7 @@ async def exec_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
     if command[:1] == ["--"]:
         command = command[1:]
     if not command:
-        raise UsageError(error_msg="aiosso exec: give the command to run after the options")
+        raise UsageError(error_msg="exec: give the command to run after the options")
     async with _sources([args.profile]) as (sources, profiles, shadowed):
         source = sources[args.profile]
         region = profiles[args.profile].region
@@ -266,7 +268,7 @@ def _hint(profile: str) -> str:
 
 def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
     if bool(args.tls_cert) != bool(args.tls_key):
-        raise UsageError(error_msg="aiosso serve: --tls-cert and --tls-key go together")
+        raise UsageError(error_msg="serve: --tls-cert and --tls-key go together")
     if not args.tls_cert:
         return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -274,7 +276,7 @@ def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
         context.load_cert_chain(args.tls_cert, args.tls_key)
     except (OSError, ssl.SSLError) as exc:
         raise UsageError(
-            error_msg=f"aiosso serve: cannot load the TLS certificate or key: {exc}"
+            error_msg=f"serve: cannot load the TLS certificate or key: {exc}"
         ) from None
     return context
 
@@ -290,10 +292,21 @@ async def serve_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
     """``aiosso serve --profile A [--profile B ...]``: serve until interrupted."""
     names = list(dict.fromkeys(args.profiles))
     context = _tls(args)
+    if not _is_loopback_host(args.host):
+        if not args.allow_remote:
+            raise UsageError(
+                error_msg=f"serve: refusing to listen on {args.host}: only loopback without "
+                "--allow-remote"
+            )
+        if context is None:
+            raise UsageError(
+                error_msg=f"serve: refusing plain http on {args.host}: off loopback, give TLS "
+                "material with --tls-cert and --tls-key"
+            )
     try:
         CredentialServer({}, host=args.host, ssl_context=context, allow_remote=args.allow_remote)
     except ValueError as exc:
-        raise UsageError(error_msg=f"aiosso serve: {exc}") from None
+        raise UsageError(error_msg=f"serve: {exc}") from None
     if args.allow_remote:
         err.write(
             f"aiosso serve: WARNING: listening on {args.host}, beyond this machine; anyone "
@@ -307,7 +320,12 @@ async def serve_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
     try:
         async with _sources(names, store=store) as (sources, _, _shadowed):
             for name in names:  # fail now (log in?) rather than at the first request
-                await sources[name]()
+                try:
+                    await sources[name]()
+                except AioSSOError:
+                    if len(names) > 1:
+                        err.write(f"aiosso serve: profile {name}:\n")
+                    raise
             server = CredentialServer(
                 sources,
                 host=args.host,
@@ -333,8 +351,7 @@ def _announce(
             _write_token(token_file, server.token)
         except OSError as exc:
             raise UsageError(
-                error_msg=f"aiosso serve: cannot write the token file {token_file}: "
-                f"{exc.strerror or exc}"
+                error_msg=f"serve: cannot write the token file {token_file}: {exc.strerror or exc}"
             ) from None
         token_line = f"export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={shlex.quote(token_file)}"
     else:

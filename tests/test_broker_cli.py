@@ -473,9 +473,29 @@ async def test_serve_refuses_remote_hosts_without_allow_remote_and_tls(
     too; neither serves."""
     code, out, err = await run(capsys, "serve", "--profile", "dev", "--host", "0.0.0.0")
     assert (code, out) == (2, "")
-    assert "allow_remote" in err
+    assert "--allow-remote" in err
+    assert "aiosso: error: serve:" in err  # one prefix, not two
     code, out, err = await run(
         capsys, "serve", "--profile", "dev", "--host", "0.0.0.0", "--allow-remote"
     )
     assert (code, out) == (2, "")
-    assert "TLS" in err
+    assert "--tls-cert and --tls-key" in err
+
+
+@pytest.mark.parametrize(
+    ("profiles", "named"), [(["dev"], "--profile dev"), (["dev", "ops"], "profile dev:")]
+)
+async def test_serve_without_a_login_exits_3_naming_the_profile(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    profiles: list[str],
+    named: str,
+) -> None:
+    """No cached token: ``serve`` exits 3 before listening; one profile is named in the
+    advice (``aiosso login --profile dev``), several in a line before the error."""
+    async with running_emulator(monkeypatch):
+        options = [word for name in profiles for word in ("--profile", name)]
+        code, out, err = await run(capsys, "serve", *options)
+    assert (code, out) == (3, "")
+    assert named in err
+    assert "Traceback" not in err
