@@ -33,7 +33,17 @@ __all__ = ["ClientMeta", "ServiceClient"]
 
 @attrs.frozen
 class ClientMeta:
-    """``client.meta``: what the client resolved at construction."""
+    """``client.meta``: what the client resolved at construction.
+
+    Attributes:
+        region_name: the region, or ``None`` when only an endpoint URL was given.
+        endpoint_url: the URL every request goes to.
+        config: the client's :class:`~aiosso.ClientConfig`.
+        partition: the AWS partition of the region (``"aws"``, ``"aws-cn"``...).
+        service_id: the service's id, as botocore names it (``"SSO"``, ``"SSO OIDC"``).
+        method_to_api_mapping: method name to API operation name
+            (``{"list_accounts": "ListAccounts", ...}``).
+    """
 
     region_name: str | None
     endpoint_url: str

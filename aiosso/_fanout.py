@@ -28,7 +28,13 @@ __all__ = ["AccountFailure", "FanOutProgress", "iter_account_roles", "iter_accou
 
 @attrs.frozen
 class AccountFailure:
-    """An account whose roles could not be listed, and why (the client's exception)."""
+    """An account whose roles could not be listed, and why (the client's exception).
+
+    Attributes:
+        account: the account, as ``ListAccounts`` returned it (``accountId``,
+            ``accountName``, ``emailAddress``).
+        error: the exception that listing its roles raised, after the client's retries.
+    """
 
     account: AccountInfoTypeDef
     error: Exception

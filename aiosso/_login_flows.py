@@ -63,7 +63,11 @@ log = logging.getLogger("aiosso.login")
 
 _VERIFIER_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
 
+#: The ``on_prompt(message, url)`` callback of a login, which shows the user what to do; the
+#: message is complete text (it contains the URL and, for the device flow, the code).
 PromptCallback = Callable[[str, "str | None"], None]
+#: The ``open_browser(url)`` callback of a login, which opens the URL in a browser and returns
+#: whether one opened (``webbrowser.open``).
 Opener = Callable[[str], bool]
 
 

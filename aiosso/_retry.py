@@ -35,13 +35,17 @@ cut at it, so a call raises :class:`~aiosso.exceptions.TotalTimeoutError` at its
 the latest, whatever the server does.
 
 The adaptive limiter (mode ``"adaptive"``) is a per-client, per-operation pacing schedule
-(GCRA: each request takes the next free send slot, ``1/rate`` after the previous one), created
-at an operation's first throttle. Its rate follows the *admitted* rate of the service: on a
-throttle it drops to a little under the success rate measured over the last half second, at
-most once per rate epoch (throttles of requests sent under an older rate are ignored, so a
-burst of concurrent 429s does not collapse it), then climbs linearly by 5 % of that rate per
-second until the next throttle. Waiting for a slot is an ``asyncio.sleep``: it never blocks
-the loop, and a cancelled waiter takes nothing but its own slot.
+(GCRA: each request takes the next free send slot, ``1/rate`` after the previous one's slot),
+switched on once an operation's throttling is more than noise (two 429s in the last second,
+and at least 2 % of its answers). It starts at the success rate the service admitted over
+the last second and doubles every 0.25 s (slow start) until the next throttle, which cuts it
+to 0.8x the rate admitted over the last half second. Later throttles cut it to 0.95x that
+rate, never by more than half, at most once per rate epoch (throttles of requests sent under
+an older rate are ignored, so a burst of concurrent 429s does not collapse it). Between
+cuts it climbs back on a CUBIC curve: fast towards the rate last admitted, flat near it,
+then probing above. Waiting for a slot is an ``asyncio.sleep``: it never blocks the loop, a
+waiter woken late keeps the schedule (the rate set is the rate sent), and a cancelled waiter
+takes nothing but its own slot.
 """
 
 from __future__ import annotations
@@ -321,13 +325,20 @@ class AdaptiveRateLimiter:
         the next request is fixed when a request is released, at the rate current then.
         """
         async with self._queue:
+            waited = False
             while True:
                 now = self._clock()
                 delay = self._next_free - now
                 if delay <= 0 or _testing:
                     break
+                waited = True
                 await asyncio.sleep(delay)
-            self._next_free = max(now, self._next_free) + 1.0 / max(self.rate, self.MIN_RATE)
+            interval = 1.0 / max(self.rate, self.MIN_RATE)
+            # A woken waiter keeps the cadence from its own slot, not from when the loop got
+            # round to it (that lateness would lower the rate below the one set), catching up
+            # at most one interval; after idleness the next slot counts from now.
+            start = max(self._next_free, now - interval) if waited else max(now, self._next_free)
+            self._next_free = start + interval
             return self.epoch
 
 

@@ -74,7 +74,7 @@ __all__ = [
     "selected_profile_name",
 ]
 
-#: A value in a section: a string, or a one-level sub-section (``s3 =`` blocks).
+#: A value in a section, a string or a one-level sub-section (``s3 =`` blocks).
 ConfigValue: TypeAlias = "str | Mapping[str, str]"
 #: One section: option name (lower-cased) to value.
 Section: TypeAlias = "Mapping[str, ConfigValue]"
@@ -132,7 +132,7 @@ class SSOSession:
 
     @property
     def display_name(self) -> str:
-        """The name the AWS CLI uses in messages: the session name, else the start URL."""
+        """The session name, else the start URL (the name the AWS CLI uses in messages)."""
         return self.session_name if self.session_name is not None else self.start_url
 
 

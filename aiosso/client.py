@@ -133,9 +133,11 @@ class AsyncSSOClient(ServiceClient):
 
         Raises:
             ParamValidationError: before any I/O, with botocore's report.
-            UnauthorizedException, InvalidRequestException, ResourceNotFoundException,
-            TooManyRequestsException, ClientError: the service's answer (``ForbiddenException``
-            "No access" arrives as a plain ``ClientError``).
+            ClientError: the service's answer: :exc:`~aiosso.UnauthorizedException`,
+                :exc:`~aiosso.InvalidRequestException`,
+                :exc:`~aiosso.ResourceNotFoundException`,
+                :exc:`~aiosso.TooManyRequestsException`, or a plain ``ClientError``
+                (``ForbiddenException`` "No access" arrives as one).
             HTTPClientError: the exchange failed after all retries.
         """
         return cast(
@@ -157,7 +159,8 @@ class AsyncSSOClient(ServiceClient):
             ``{"ResponseMetadata", "roleList": [{"roleName", "accountId"}], "nextToken"?}``.
 
         Raises:
-            As :meth:`get_role_credentials`.
+            ParamValidationError, ClientError, HTTPClientError: as
+                :meth:`get_role_credentials`.
         """
         return cast("ListAccountRolesResponseTypeDef", await self._call(LIST_ACCOUNT_ROLES, kwargs))
 
@@ -176,7 +179,8 @@ class AsyncSSOClient(ServiceClient):
             "emailAddress"}], "nextToken"?}``.
 
         Raises:
-            As :meth:`get_role_credentials`.
+            ParamValidationError, ClientError, HTTPClientError: as
+                :meth:`get_role_credentials`.
         """
         return cast("ListAccountsResponseTypeDef", await self._call(LIST_ACCOUNTS, kwargs))
 
@@ -190,7 +194,8 @@ class AsyncSSOClient(ServiceClient):
             ``{"ResponseMetadata": ...}`` only.
 
         Raises:
-            As :meth:`get_role_credentials` (there is no ``ResourceNotFoundException``).
+            ParamValidationError, ClientError, HTTPClientError: as
+                :meth:`get_role_credentials` (there is no ``ResourceNotFoundException``).
         """
         return cast("LogoutResponseTypeDef", await self._call(LOGOUT, kwargs))
 
@@ -210,7 +215,8 @@ class AsyncSSOClient(ServiceClient):
             the service's order. Nothing is requested before iteration starts.
 
         Raises:
-            As :meth:`list_accounts`, while iterating.
+            ParamValidationError, ClientError, HTTPClientError: as :meth:`list_accounts`,
+                while iterating.
         """
         return _fanout.iter_accounts(self, accessToken=accessToken, page_size=page_size)
 
@@ -244,8 +250,8 @@ class AsyncSSOClient(ServiceClient):
             the loop early (``break``) or cancelling stops every request it started.
 
         Raises:
-            The client's errors, while iterating: always for the account listing itself; for
-            an account's roles unless ``failures`` is given.
+            AioSSOError: the client's errors, while iterating: always for the account listing
+                itself; for an account's roles unless ``failures`` is given.
         """
         return _fanout.iter_account_roles(
             self,

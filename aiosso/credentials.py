@@ -84,7 +84,8 @@ class RoleCredentialsSource(Protocol):
 
     def get_role_credentials(
         self, *, roleName: str, accountId: str, accessToken: str
-    ) -> Awaitable[Mapping[str, Any]]: ...
+    ) -> Awaitable[Mapping[str, Any]]:
+        """``GetRoleCredentials``: the ``{"roleCredentials": {...}}`` response dict."""
 
 
 @attrs.frozen(kw_only=True)
@@ -337,8 +338,9 @@ class CredentialCache:
 
         Raises:
             ValueError: ``max_concurrency < 1``.
-            As :meth:`get`: the first failure; the other lookups are then cancelled (fetches
-            already started still complete and are cached).
+            ClientError, HTTPClientError, ParamValidationError, ResponseParserError: as
+                :meth:`get`: the first failure; the other lookups are then cancelled (fetches
+                already started still complete and are cached).
         """
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be >= 1")

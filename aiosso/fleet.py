@@ -298,7 +298,7 @@ class SharedCredentials:
             process's lock expired) or ``"fallback"`` (Redis trouble; fetched in-process).
 
         Raises:
-            Whatever ``fetch`` raises.
+            Exception: whatever ``fetch`` raises.
         """
         store = self._store
         digest = self.digest(account_id, role_name)

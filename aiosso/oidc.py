@@ -182,7 +182,8 @@ class AsyncSSOOIDCClient(ServiceClient):
         config: a :class:`~aiosso.ClientConfig`.
 
     Raises:
-        As :class:`~aiosso.AsyncSSOClient`.
+        NoRegionError, InvalidRegionError, InvalidEndpointError: as
+            :class:`~aiosso.AsyncSSOClient`.
     """
 
     _OPERATIONS: ClassVar[Mapping[str, Operation]] = OIDC_OPERATIONS
@@ -200,8 +201,9 @@ class AsyncSSOOIDCClient(ServiceClient):
 
         Raises:
             ParamValidationError: before any I/O.
-            InvalidClientMetadataException, InvalidScopeException, InvalidRedirectUriException,
-            ClientError: the service's answer.
+            ClientError: the service's answer: :exc:`~aiosso.InvalidClientMetadataException`,
+                :exc:`~aiosso.InvalidScopeException`,
+                :exc:`~aiosso.InvalidRedirectUriException` or another.
         """
         return cast("RegisterClientResponseTypeDef", await self._call(REGISTER_CLIENT, kwargs))
 

@@ -326,8 +326,9 @@ class AsyncPageIterator(Generic[_PageT, _ItemT]):
             PaginationError: the previous page carried the same ``nextToken`` as the one
                 before it (raised once, after that page was delivered; then finished).
             RuntimeError: another task is fetching a page from this iterator right now.
-            Any error of the client method (``ClientError``, ``HTTPClientError``,
-            ``ParamValidationError``, ``ClientClosedError``...): the cursor does not move.
+            AioSSOError: any error of the client method (``ClientError``,
+                ``HTTPClientError``, ``ParamValidationError``, ``ClientClosedError``...): the
+                cursor does not move.
         """
         if self._state == _DONE:
             raise StopAsyncIteration
@@ -413,7 +414,7 @@ class AsyncPageIterator(Generic[_PageT, _ItemT]):
             results short. No ``ResponseMetadata``, no ``nextToken``.
 
         Raises:
-            As ``__anext__``.
+            PaginationError, RuntimeError, AioSSOError: as when iterating (``__anext__``).
         """
         key = self._pagination.result_key
         collected: list[Any] | None = None
@@ -594,7 +595,7 @@ class ListAccountRolesPaginator:
             PaginationConfig: as :meth:`ListAccountsPaginator.paginate`, counting roles.
 
         Raises:
-            As :meth:`ListAccountsPaginator.paginate`.
+            ParamValidationError, ValueError: as :meth:`ListAccountsPaginator.paginate`.
         """
         return ListAccountRolesPageIterator(self._method, _LIST_ACCOUNT_ROLES, dict(kwargs))
 

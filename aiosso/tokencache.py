@@ -380,6 +380,14 @@ class ClientRegistration:
     The file (``<registration_cache_key>.json`` beside the tokens) is ``{"clientId",
     "clientSecret", "expiresAt", "scopes"?, "grantTypes"?}``; other fields (the CLI's
     ``receivedAt``) are kept in :attr:`extra`.
+
+    Attributes:
+        client_id: ``clientId``.
+        client_secret: ``clientSecret`` (never in the ``repr``).
+        expires_at: ``expiresAt``, when the registration expires (timezone-aware).
+        scopes: ``scopes``, if the file has them.
+        grant_types: ``grantTypes``, if the file has them.
+        extra: the file's other fields, kept as they are.
     """
 
     client_id: str
@@ -444,6 +452,13 @@ class CachedRoleCredentials:
 
     The file is ``{"ProviderType": "sso", "Credentials": {"AccessKeyId", "SecretAccessKey",
     "SessionToken", "Expiration": "2030-03-17T17:46:40Z", "AccountId"}}``.
+
+    Attributes:
+        access_key_id: ``AccessKeyId``.
+        secret_access_key: ``SecretAccessKey`` (never in the ``repr``).
+        session_token: ``SessionToken`` (never in the ``repr``).
+        expiration: ``Expiration`` (timezone-aware).
+        account_id: ``AccountId``, if the entry has it.
     """
 
     access_key_id: str

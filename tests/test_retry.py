@@ -911,3 +911,31 @@ def test_unreachable_budget_is_validated() -> None:
     for bad in (0, -1, True, 2.0, "3"):
         with pytest.raises(ValueError, match="unreachable_max_attempts"):
             RetryConfig(unreachable_max_attempts=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("late", "low", "high"), [(0.0, 49.5, 50.5), (0.004, 49.5, 50.5), (0.03, 39.5, 40.5)]
+)
+async def test_limiter_keeps_its_rate_when_the_loop_wakes_waiters_late(
+    monkeypatch: pytest.MonkeyPatch, late: float, low: float, high: float
+) -> None:
+    """At a fixed 50/s (a slot every 20 ms), 200 queued requests take 199 slots of the fake
+    clock when the loop wakes each sleeping waiter 4 ms late: lateness used to add to every
+    interval (42/s). Later than a whole interval (30 ms), one slot is caught up, not more:
+    two requests per 50 ms, never a burst."""
+    clock = FakeClock()
+    limiter = _retry.AdaptiveRateLimiter(clock)
+    limiter.enabled, limiter._slow_start = True, False
+    limiter._base_rate = limiter._w_max = 50.0
+    limiter._last_change = clock.now + 1e9  # no growth while measured
+    real_sleep = asyncio.sleep
+
+    async def late_sleep(delay: float) -> None:
+        clock.now += delay + late
+        await real_sleep(0)
+
+    monkeypatch.setattr(_retry.asyncio, "sleep", late_sleep)
+    start = clock.now
+    await asyncio.gather(*(limiter.acquire() for _ in range(200)))
+    rate = 199 / (clock.now - start)
+    assert low <= rate <= high

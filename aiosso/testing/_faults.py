@@ -23,9 +23,11 @@ OPERATION_NAMES = PORTAL_OPERATIONS | OIDC_OPERATIONS
 """Operations faults and limits may name; ``None`` (no names) means the four portal operations."""
 
 FaultKind = Literal["error", "drop", "malformed_json", "truncated_body"]
-"""``error``: an HTTP error response; ``drop``: close the connection without answering;
-``malformed_json``: 200 with invalid JSON; ``truncated_body``: 200 whose Content-Length promises
-more bytes than are sent before the connection closes."""
+"""What a scripted fault does instead of the normal answer.
+
+``"error"`` sends an HTTP error response, ``"drop"`` closes the connection without answering,
+``"malformed_json"`` sends a 200 with invalid JSON, ``"truncated_body"`` a 200 whose
+Content-Length promises more bytes than are sent before the connection closes."""
 
 _FAULT_KINDS = frozenset({"error", "drop", "malformed_json", "truncated_body"})
 
@@ -86,6 +88,7 @@ class Faults:
         malformed_json: probability of a 200 whose body is invalid JSON.
         truncated_body: probability of a 200 cut short (Content-Length larger than sent).
         latency: added delay in seconds before answering, fixed or a ``(low, high)`` range.
+        server_error_statuses: the statuses a ``server_error`` draws from.
         operations: apply only to these operation names (None: the four portal operations);
             SSO-OIDC operations (``CreateToken``...) get faults only when named here.
     """

@@ -16,7 +16,8 @@ from ._org import TokenState
 __all__ = ["ApprovalMode", "ClientRegistration", "OIDCSettings", "TokenPair"]
 
 ApprovalMode = Literal["auto", "deny", "manual"]
-"""How the emulated user answers: approve at once, refuse, or wait for the test to decide."""
+"""How the emulated user answers a login (approve at once, refuse, or wait for the test to
+decide)."""
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 REFRESH_GRANT = "refresh_token"

@@ -97,12 +97,15 @@ class Account:
 
 
 OrganisationLike = Union["Organisation", Mapping[str, Iterable[str]], Iterable[Account]]
-"""What ``PortalEmulator(organisation=...)`` accepts: see :meth:`Organisation.coerce`."""
+"""What ``PortalEmulator(organisation=...)`` accepts (see :meth:`Organisation.coerce`)."""
 
 
 @attrs.frozen
 class Organisation:
     """The accounts (in ``ListAccounts`` order) the emulator serves.
+
+    Attributes:
+        accounts: the accounts, in ``ListAccounts`` order.
 
     Raises:
         ValueError: two accounts share an id.

@@ -23,7 +23,8 @@ else:
 __all__: list[str] = []
 
 EmulatorFactory = Callable[..., Awaitable["PortalEmulator"]]
-"""``await factory(**kwargs)`` returns a started PortalEmulator(**kwargs), closed at teardown."""
+"""``await factory(**kwargs)`` returns a started ``PortalEmulator(**kwargs)``, closed at
+teardown."""
 
 if _HAVE_PYTEST_ASYNCIO:
     __all__ += ["sso_emulator", "sso_emulator_factory"]

@@ -2,8 +2,9 @@
 
 The server is the project's emulator in its own process, rate limited per token and operation
 (``--rate 50 --burst 10`` by default: each operation has its own token bucket), with 300
-accounts of 2 roles each. The rate-limit buckets are not refilled by ``POST /_emulator/reset``,
-so **every measurement gets a fresh emulator**: each contender starts on full buckets.
+accounts of 2 roles each. **Every measurement gets a fresh emulator**, so each contender
+starts on full buckets and a fresh process (``POST /_emulator/reset`` would refill the buckets
+too, but not the server process's own warm state).
 
 The floor is what the rate limit allows: ``(requests needed - burst) / rate`` for the most
 requested operation (300 ``ListAccountRoles`` calls: ``(300 - 10) / 50 = 5.8 s``; the three
@@ -45,7 +46,7 @@ from benchmarks.scenarios import register
 
 CONCURRENCY = 50
 PAGE_SIZE = 100
-#: aiobotocore's pool, as the issue specifies; aiosso keeps its default (100).
+#: aiobotocore's pool, as the issue specifies; aiosso keeps its default (10).
 AIOBOTOCORE_POOL = 50
 
 #: variant -> the contender (package family) that ``--contenders`` selects it by.
