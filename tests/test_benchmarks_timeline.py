@@ -56,7 +56,9 @@ def test_the_csv_adds_up_to_the_emulators_counters(
 def test_the_chart_is_a_small_dateless_svg(runs: list[timeline.Run], tmp_path: Path) -> None:
     """The SVG carries no date (its ids come from a fixed salt), text as text, and stays
     small."""
-    pytest.importorskip("matplotlib")
+    pytest.importorskip(
+        "matplotlib", reason="matplotlib is in the docs extra; .ci/run runs this test after it"
+    )
     path = tmp_path / timeline.SVG_NAME
     timeline.draw(runs, 0.05, path)
     text = path.read_text(encoding="utf-8")
