@@ -19,7 +19,7 @@ class RequestRecord:
     """One request the emulator answered (or dropped), with secrets redacted.
 
     Attributes:
-        time: wall-clock time the request arrived (epoch seconds).
+        time: wall-clock time its answer was ready (epoch seconds; after any injected latency).
         method: HTTP method.
         path: URL path.
         query: query pairs in arrival order; ``next_token`` values and any value equal to an
