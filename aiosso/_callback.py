@@ -14,6 +14,7 @@ from typing import Final
 
 from aiohttp import web
 
+from aiosso._listen import listen, stop
 from aiosso.exceptions import AuthorizationCodeLoadError, LoginDeniedError, LoginError
 
 __all__ = ["CALLBACK_PATH", "CallbackServer", "printable"]
@@ -43,20 +44,13 @@ class CallbackServer:
             handle_signals=False,
             shutdown_timeout=_SHUTDOWN_SECONDS,
         )
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, "127.0.0.1", 0).start()
-        except BaseException:
-            await runner.cleanup()
-            raise
+        self.port = await listen(runner, "127.0.0.1", 0)
         self._runner = runner
-        self.port = runner.addresses[0][1]
 
     async def close(self) -> None:
         """Stop listening and drop any connection still open; idempotent."""
         runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        await stop(runner)
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         status, title, text = self._answer(request)

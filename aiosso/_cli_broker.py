@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from aiosso._commands import UsageError
 from aiosso.awsconfig import SSOProfile, load_config_async, resolve_sso_profile
-from aiosso.broker import CredentialServer, CredentialSource
-from aiosso.broker import _is_loopback as _is_loopback_host
+from aiosso.broker import CredentialServer, CredentialSource, listening_refusal
 from aiosso.exceptions import AioSSOError
 
 if TYPE_CHECKING:
@@ -292,21 +291,17 @@ async def serve_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> i
     """``aiosso serve --profile A [--profile B ...]``: serve until interrupted."""
     names = list(dict.fromkeys(args.profiles))
     context = _tls(args)
-    if not _is_loopback_host(args.host):
-        if not args.allow_remote:
-            raise UsageError(
-                error_msg=f"serve: refusing to listen on {args.host}: only loopback without "
-                "--allow-remote"
-            )
-        if context is None:
-            raise UsageError(
-                error_msg=f"serve: refusing plain http on {args.host}: off loopback, give TLS "
-                "material with --tls-cert and --tls-key"
-            )
-    try:
-        CredentialServer({}, host=args.host, ssl_context=context, allow_remote=args.allow_remote)
-    except ValueError as exc:
-        raise UsageError(error_msg=f"serve: {exc}") from None
+    refused = listening_refusal(args.host, allow_remote=args.allow_remote, tls=context is not None)
+    if refused == "remote":
+        raise UsageError(
+            error_msg=f"serve: refusing to listen on {args.host}: only loopback without "
+            "--allow-remote"
+        )
+    if refused == "plain-http":
+        raise UsageError(
+            error_msg=f"serve: refusing plain http on {args.host}: off loopback, give TLS "
+            "material with --tls-cert and --tls-key"
+        )
     if args.allow_remote:
         err.write(
             f"aiosso serve: WARNING: listening on {args.host}, beyond this machine; anyone "

@@ -38,12 +38,13 @@ import secrets
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import quote, unquote
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from aiosso._listen import listen, stop
 from aiosso._rolecreds import RoleCredentials
 from aiosso.exceptions import (
     AioSSOError,
@@ -111,6 +112,18 @@ _http_log = logging.getLogger("aiosso.broker.http")
 _http_log.addFilter(_Withheld())
 
 
+def listening_refusal(
+    host: str, *, allow_remote: bool, tls: bool
+) -> Literal["remote", "plain-http"] | None:
+    """Which rule listening on *host* breaks: ``"remote"`` (off loopback without
+    ``allow_remote``), ``"plain-http"`` (off loopback without TLS), or ``None``."""
+    if _is_loopback(host):
+        return None
+    if not allow_remote:
+        return "remote"
+    return None if tls else "plain-http"
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -149,15 +162,15 @@ class CredentialServer:
         allow_remote: bool = False,
         login_hint: Callable[[str], str] | None = None,
     ) -> None:
-        if not _is_loopback(host):
-            if not allow_remote:
-                raise ValueError(
-                    f"refusing to listen on {host!r}: only loopback unless allow_remote=True"
-                )
-            if ssl_context is None:
-                raise ValueError(
-                    f"refusing plain http on {host!r}: off loopback the endpoint needs TLS"
-                )
+        refused = listening_refusal(host, allow_remote=allow_remote, tls=ssl_context is not None)
+        if refused == "remote":
+            raise ValueError(
+                f"refusing to listen on {host!r}: only loopback unless allow_remote=True"
+            )
+        if refused == "plain-http":
+            raise ValueError(
+                f"refusing plain http on {host!r}: off loopback the endpoint needs TLS"
+            )
         token = secrets.token_urlsafe(32) if token is None else token
         if len(token) < 32 or not token.isascii() or not token.isprintable():
             raise ValueError("the token must be at least 32 printable ASCII characters")
@@ -197,21 +210,13 @@ class CredentialServer:
             handle_signals=False,
             shutdown_timeout=1.0,
         )
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self._host, self._port, ssl_context=self._ssl)
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
+        self.port = await listen(runner, self._host, self._port, self._ssl)
         self._runner = runner
-        self.port = runner.addresses[0][1]
 
     async def close(self) -> None:
         """Stop listening and close every connection; idempotent."""
         runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        await stop(runner)
 
     async def __aenter__(self) -> Self:
         await self.start()

@@ -357,13 +357,7 @@ def announcing_process(
             if proc.stdin is not None:
                 with contextlib.suppress(OSError):
                     proc.stdin.close()
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=5)
+            _stop(proc)
             if proc.stdout is not None:
                 proc.stdout.close()
 
